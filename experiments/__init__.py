@@ -1,0 +1,1 @@
+"""Experiment configs, run orchestration and the one module that talks to MLflow."""

@@ -1,0 +1,160 @@
+"""Experiment configuration: pydantic models loaded from TOML, validated before any side effect."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from features.errors import RootcastError
+
+DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.toml"
+
+
+class ConfigError(RootcastError):
+    """An experiment config file or override is invalid."""
+
+
+class Section(BaseModel):
+    # strict: `true` is no integer and "3" no number — a typo must not train silently
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class DataSection(Section):
+    panel: str = ""  # empty: the embedded synthetic region
+    catalog: str = ""  # empty: the catalog shipped for the synthetic region
+    geometry: str = ""  # empty: none (synthetic data brings its own polygons)
+    geometry_id_column: str = "district_id"
+    adjacency_tolerance: float = Field(0.0, ge=0)
+
+
+class SyntheticSection(Section):
+    n_districts: int = Field(600, ge=20)
+    n_periods: int = Field(18, ge=8)
+    n_countries: int = Field(4, ge=1, le=12)
+    seed: int = 7
+
+
+class TargetSection(Section):
+    horizon: int = Field(1, ge=1, le=5)
+
+
+class SplitSection(Section):
+    n_folds: int = Field(4, ge=1)
+    min_train_periods: int = Field(5, ge=2)
+
+
+class XGBoostSection(Section):
+    n_estimators: int = Field(400, ge=1)
+    max_depth: int = Field(3, ge=1, le=16)
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    min_child_weight: float = Field(10.0, ge=0)
+    reg_lambda: float = Field(1.0, ge=0)
+    n_jobs: int = Field(2, ge=1)
+
+
+class ModelSection(Section):
+    seed: int = 0
+    calibration: Literal["isotonic", "sigmoid", "none"] = "sigmoid"
+    n_calibration_periods: int = Field(2, ge=1)
+    logistic_C: float = Field(0.1, gt=0)
+    xgboost: XGBoostSection = XGBoostSection()
+
+
+class EvaluationSection(Section):
+    top_k: int = Field(30, ge=1)
+
+
+class ExplainSection(Section):
+    enabled: bool = True
+    n_bootstrap: int = Field(5, ge=0)  # district-bootstrap refits: intervals and stability
+    interaction_rows: int = Field(300, ge=10)  # rows for SHAP interaction values
+
+
+class TargetingSection(Section):
+    programs: str = ""  # empty: models/catalogs/programs.toml
+    budget: float = Field(40.0, ge=0)
+    max_per_district: int = Field(1, ge=1)
+    method: Literal["exact", "greedy"] = "exact"
+    naive_program: str = "livelihoods"  # the comparison plan's one program for top-risk places
+
+
+class TrackingSection(Section):
+    experiment: str = Field("rootcast", min_length=1)
+    registered_model: str = ""  # empty: "rootcast-h<horizon>"
+    register_model: bool = True
+
+
+class ExperimentConfig(Section):
+    """One experiment: data, target, split, model, evaluation and tracking settings."""
+
+    name: str = "default"
+    data: DataSection = DataSection()
+    synthetic: SyntheticSection = SyntheticSection()
+    target: TargetSection = TargetSection()
+    split: SplitSection = SplitSection()
+    model: ModelSection = ModelSection()
+    evaluation: EvaluationSection = EvaluationSection()
+    explain: ExplainSection = ExplainSection()
+    targeting: TargetingSection = TargetingSection()
+    tracking: TrackingSection = TrackingSection()
+
+    @property
+    def is_synthetic(self) -> bool:
+        return not self.data.panel
+
+    @property
+    def registered_model_name(self) -> str:
+        return self.tracking.registered_model or f"rootcast-h{self.target.horizon}"
+
+
+def _parse_value(text: str) -> Any:
+    """A TOML literal (number, bool, quoted string, array), else the raw text as a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply `section.key=value` overrides to a parsed config mapping (returns a new mapping)."""
+    result = _deep_copy(data)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected key=value, e.g. model.seed=3")
+        node = result
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"--set {item!r}: '{part}' is a value, not a section")
+            node = child
+        node[parts[-1]] = _parse_value(value.strip())
+    return result
+
+
+def _deep_copy(data: dict) -> dict:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in data.items()}
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None):
+    """Read, override and validate a config; raises ConfigError naming the file and key."""
+    path = Path(path) if path else DEFAULT_CONFIG
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = apply_overrides(data, overrides or [])
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {where}: {first['msg']}") from None

@@ -1,0 +1,83 @@
+"""Inputs of an experiment: a validated panel, its catalog, adjacency and (synthetic) truth."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pandas as pd
+from scipy import sparse
+
+from experiments.config import ExperimentConfig
+from features import synthetic
+from features.catalog import FeatureCatalog, load_catalog
+from features.loaders import read_geometry, read_panel
+from features.schema import validate_panel
+from features.spatial import queen_adjacency
+
+
+@dataclass(frozen=True)
+class ExperimentInputs:
+    """Everything the pipeline needs, validated. `oracle` is None unless data is synthetic."""
+
+    panel: pd.DataFrame
+    catalog: FeatureCatalog
+    source: str
+    fingerprint: str
+    synthetic: bool
+    adjacency: sparse.csr_matrix | None
+    district_ids: pd.Index
+    geometry: object | None = None
+    oracle: pd.DataFrame | None = None
+    contributions: pd.DataFrame | None = None
+
+
+def panel_fingerprint(panel: pd.DataFrame) -> str:
+    """Content hash (16 hex digits) of a validated panel: same values, same fingerprint."""
+    hashed = pd.util.hash_pandas_object(panel, index=False).to_numpy()
+    header = "|".join(map(str, panel.columns)).encode()
+    return hashlib.sha256(header + hashed.tobytes()).hexdigest()[:16]
+
+
+def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
+    """Load and validate the configured panel, or generate the synthetic region."""
+    catalog = load_catalog(config.data.catalog or None)
+    if config.is_synthetic:
+        s = config.synthetic
+        region = synthetic.generate_region(
+            n_districts=s.n_districts,
+            n_periods=s.n_periods,
+            n_countries=s.n_countries,
+            seed=s.seed,
+        )
+        source = f"synthetic:n_districts={s.n_districts},n_periods={s.n_periods},seed={s.seed}"
+        panel = validate_panel(region.panel, catalog, source)
+        geometry = region.geometry
+        oracle, contributions = region.oracle, region.contributions
+    else:
+        source = config.data.panel
+        panel = validate_panel(read_panel(source), catalog, source)
+        geometry = (
+            read_geometry(config.data.geometry, config.data.geometry_id_column)
+            if config.data.geometry
+            else None
+        )
+        oracle = contributions = None
+    district_ids = pd.Index(sorted(panel["district_id"].unique()))
+    adjacency = (
+        queen_adjacency(geometry, district_ids, config.data.adjacency_tolerance)
+        if geometry is not None
+        else None
+    )
+    return ExperimentInputs(
+        panel=panel,
+        catalog=catalog,
+        source=source,
+        fingerprint=panel_fingerprint(panel),
+        synthetic=config.is_synthetic,
+        adjacency=adjacency,
+        district_ids=district_ids,
+        geometry=geometry,
+        oracle=oracle,
+        contributions=contributions,
+    )

@@ -1,0 +1,147 @@
+"""The one module that talks to MLflow: runs, params, datasets, metrics, models, registry.
+
+Default store: SQLite `mlflow.db` in the project folder with artifacts under `mlruns/`;
+`MLFLOW_TRACKING_URI` (e.g. an MLflow server) overrides it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import skops.io
+from mlflow import MlflowClient
+from mlflow.data.code_dataset_source import CodeDatasetSource
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+CHAMPION = "champion"
+log = logging.getLogger(__name__)
+
+
+def tracking_uri() -> str:
+    """`MLFLOW_TRACKING_URI` when set, else the project's SQLite store."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_DIR / 'mlflow.db'}"
+
+
+def _artifact_root() -> str | None:
+    """Local artifact folder beside a local SQLite store; servers choose their own."""
+    uri = tracking_uri()
+    if uri.startswith("sqlite:///"):
+        db = Path(uri.removeprefix("sqlite:///"))
+        return (db.parent / "mlruns").resolve().as_uri()
+    return None
+
+
+def _experiment_id(name: str) -> str:
+    client = MlflowClient(tracking_uri())
+    found = client.get_experiment_by_name(name)
+    if found is not None:
+        return found.experiment_id
+    return client.create_experiment(name, artifact_location=_artifact_root())
+
+
+@contextmanager
+def tracked_run(experiment: str, run_name: str, tags: dict[str, str]) -> Iterator[str]:
+    """Start an MLflow run in `experiment`; yields the run id. Failed runs end as FAILED."""
+    mlflow.set_tracking_uri(tracking_uri())
+    experiment_id = _experiment_id(experiment)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
+        yield run.info.run_id
+
+
+def log_config(config: dict) -> None:
+    """Log the config as a JSON artifact and its leaves as flattened params."""
+    mlflow.log_dict(config, "config.json")
+    mlflow.log_params(_flatten(config))
+
+
+def _flatten(data: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def log_dataset(panel: pd.DataFrame, name: str, source: str, digest: str) -> None:
+    """Record the validated panel as the run's training input, with its content hash."""
+    with warnings.catch_warnings():
+        # MLflow registers its local source class twice and hints about integer columns
+        # (keys and counts are integers by contract); neither is actionable here.
+        warnings.filterwarnings("ignore", "The specified dataset source", UserWarning)
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        origin = (
+            CodeDatasetSource({"generator": source}) if source.startswith("synthetic:") else source
+        )
+        dataset = mlflow.data.from_pandas(
+            panel, source=origin, name=name, targets="incidents", digest=digest
+        )
+        mlflow.log_input(dataset, context="training")
+    mlflow.set_tag("data.fingerprint", digest)
+
+
+def log_metric_table(scores: pd.DataFrame) -> None:
+    """Log `model, fold, metric...` rows as `<model>.<metric>` (pooled) and
+    `fold<k>.<model>.<metric>` (per fold); NaN metrics are skipped."""
+    metrics: dict[str, float] = {}
+    for row in scores.to_dict("records"):
+        prefix = row["model"] if row["fold"] == "pooled" else f"fold{row['fold']}.{row['model']}"
+        for key, value in row.items():
+            if key not in {"model", "fold"} and pd.notna(value):
+                metrics[f"{prefix}.{key}"] = float(value)
+    mlflow.log_metrics(metrics)
+
+
+def log_scalars(metrics: dict[str, float]) -> None:
+    """Log named scalar metrics (NaN skipped)."""
+    mlflow.log_metrics({k: float(v) for k, v in metrics.items() if pd.notna(v)})
+
+
+def log_artifact_files(paths: list[Path]) -> None:
+    for path in paths:
+        mlflow.log_artifact(str(path))
+
+
+def log_and_register_model(
+    model: object,
+    input_example: pd.DataFrame,
+    registered_name: str | None,
+) -> tuple[str, str | None, bool]:
+    """Log the fitted pipeline (skops format, signature, input example) and register it.
+
+    Returns (model uri, version or None, became champion). The first version of a registered
+    model gets the `champion` alias; promotion of later versions is the retrain command's job.
+    """
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    output = pd.Series(model.predict_proba(input_example)[:, 1], name="probability")
+    info = mlflow.sklearn.log_model(
+        model,
+        name="model",
+        signature=infer_signature(input_example, output),
+        input_example=input_example,
+        registered_model_name=registered_name,
+        skops_trusted_types=trusted,
+        pyfunc_predict_fn="predict_proba",
+        serialization_format="skops",
+    )
+    if not registered_name:
+        return info.model_uri, None, False
+    version = str(info.registered_model_version)
+    client = MlflowClient(tracking_uri())
+    try:
+        client.get_model_version_by_alias(registered_name, CHAMPION)
+        return info.model_uri, version, False
+    except MlflowException:
+        client.set_registered_model_alias(registered_name, CHAMPION, version)
+        return info.model_uri, version, True

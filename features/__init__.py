@@ -1,0 +1,1 @@
+"""Data contract, loaders, the synthetic default region and pure feature functions."""

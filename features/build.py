@@ -1,0 +1,182 @@
+"""Pure feature functions: validated panel (+ adjacency) -> model frame.
+
+Every feature of the row for period t uses only incidents and covariates of periods <= t; the
+target is the outcome of period t + horizon. Work is vectorised over districts: the panel is
+pivoted to a districts × periods matrix, history is a linear filter along periods and spatial
+lags are sparse matrix products.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import sparse
+from scipy.signal import lfilter
+
+from features.catalog import FeatureCatalog, FeatureSpec
+from features.schema import OUTCOME, period_ordinal
+
+TARGET = "target"
+PERIOD_INDEX = "period_index"
+DECAY = 0.5  # weight of the previous period in the decayed history (half-life of one period)
+YEARS_SINCE_CAP = 10.0
+RATE_PRIOR_WEIGHT = 2.0  # pseudo-periods pulling a district's rate toward the regional rate
+
+
+def _history(description: str, unit: str = "") -> FeatureSpec:
+    return FeatureSpec(
+        domain="conflict history",
+        actionable=False,
+        unit=unit,
+        source="derived from incidents",
+        description=description,
+    )
+
+
+HISTORY_SPECS: dict[str, FeatureSpec] = {
+    "hist_incidents": _history("log(1 + incidents) in the period itself", "log count"),
+    "hist_any": _history("1 if the district had at least one incident in the period", "0/1"),
+    "hist_decay": _history(
+        f"Decayed incident history: log(1 + incidents_t) + {DECAY} × previous value", "log count"
+    ),
+    "hist_years_since": _history(
+        f"Periods since the last incident (0 = this period; capped at {YEARS_SINCE_CAP:g})",
+        "periods",
+    ),
+    "hist_rate": _history(
+        "District's share of periods so far with an incident, shrunk toward the regional share",
+        "share",
+    ),
+}
+SPATIAL_SPECS: dict[str, FeatureSpec] = {
+    "hist_spatial": _history(
+        "Mean log(1 + incidents) of neighbouring districts in the period (spillover)", "log count"
+    ),
+    "hist_spatial_decay": _history(
+        "Mean decayed incident history of neighbouring districts", "log count"
+    ),
+}
+
+
+def history_specs(with_spatial: bool) -> dict[str, FeatureSpec]:
+    """Catalog entries of the derived conflict-history features that `build_features` adds."""
+    return {**HISTORY_SPECS, **(SPATIAL_SPECS if with_spatial else {})}
+
+
+def _wide(panel: pd.DataFrame, values: pd.Series) -> pd.DataFrame:
+    """districts × period-index matrix of `values` (NaN outside a district's span)."""
+    frame = pd.DataFrame(
+        {"district_id": panel["district_id"], PERIOD_INDEX: panel[PERIOD_INDEX], "v": values}
+    )
+    wide = frame.pivot(index="district_id", columns=PERIOD_INDEX, values="v")
+    full = range(int(wide.columns.min()), int(wide.columns.max()) + 1)
+    return wide.reindex(columns=full)
+
+
+def _long(panel: pd.DataFrame, wide: pd.DataFrame) -> np.ndarray:
+    """Read a wide matrix back at the panel's (district_id, period_index) rows."""
+    rows = wide.index.get_indexer(panel["district_id"])
+    cols = wide.columns.get_indexer(panel[PERIOD_INDEX])
+    return wide.to_numpy()[rows, cols]
+
+
+def add_target(panel: pd.DataFrame, horizon: int = 1) -> pd.DataFrame:
+    """Add `target` = 1.0 if incidents in period t + horizon >= 1, NaN where not yet observed."""
+    if horizon < 1:
+        raise ValueError("horizon must be >= 1")
+    future = panel.groupby("district_id", sort=False)[OUTCOME].shift(-horizon)
+    return panel.assign(**{TARGET: (future >= 1).astype(float).where(future.notna())})
+
+
+def _years_since(any_wide: np.ndarray) -> np.ndarray:
+    """Periods since the last incident at or before each period (capped)."""
+    out = np.full(any_wide.shape, YEARS_SINCE_CAP)
+    last = np.full(any_wide.shape[0], -np.inf)
+    for j in range(any_wide.shape[1]):  # loop over periods, vectorised over districts
+        last = np.where(any_wide[:, j] > 0, j, last)
+        out[:, j] = np.minimum(j - last, YEARS_SINCE_CAP)
+    return out
+
+
+def _expanding_rate(any_wide: np.ndarray) -> np.ndarray:
+    """District's share of periods <= t with an incident, shrunk toward the regional share."""
+    observed = ~np.isnan(any_wide)
+    hits = np.cumsum(np.nan_to_num(any_wide), axis=1)
+    count = np.cumsum(observed, axis=1)
+    regional = hits.sum(axis=0) / np.maximum(count.sum(axis=0), 1)
+    return (hits + RATE_PRIOR_WEIGHT * regional) / (count + RATE_PRIOR_WEIGHT)
+
+
+def add_history_features(panel: pd.DataFrame) -> pd.DataFrame:
+    """Add the conflict-history features of HISTORY_SPECS (needs `period_index`)."""
+    log_counts = np.log1p(panel[OUTCOME].astype(float))
+    wide = _wide(panel, log_counts)
+    values = wide.to_numpy()
+    filled = np.nan_to_num(values)
+    decay = lfilter([1.0], [1.0, -DECAY], filled, axis=1)
+    any_wide = np.where(np.isnan(values), np.nan, (values > 0).astype(float))
+    derived = {
+        "hist_incidents": values,
+        "hist_any": any_wide,
+        "hist_decay": decay,
+        "hist_years_since": _years_since(np.nan_to_num(any_wide)),
+        "hist_rate": _expanding_rate(any_wide),
+    }
+    return panel.assign(
+        **{
+            name: _long(panel, pd.DataFrame(m, index=wide.index, columns=wide.columns))
+            for name, m in derived.items()
+        }
+    )
+
+
+def _neighbour_mean(adjacency: sparse.csr_matrix, values: np.ndarray) -> np.ndarray:
+    """Mean over neighbours, ignoring neighbours without a value in that period."""
+    present = (~np.isnan(values)).astype(float)
+    total = adjacency @ np.nan_to_num(values)
+    count = adjacency @ present
+    return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
+
+
+def add_spatial_lags(
+    panel: pd.DataFrame, adjacency: sparse.csr_matrix, district_ids: pd.Index
+) -> pd.DataFrame:
+    """Add SPATIAL_SPECS features; `adjacency` rows/columns are ordered like `district_ids`.
+
+    Needs the history features of `add_history_features`.
+    """
+    binary = (adjacency > 0).astype(float)
+    out = {}
+    for name, source in (("hist_spatial", "hist_incidents"), ("hist_spatial_decay", "hist_decay")):
+        wide = _wide(panel, panel[source]).reindex(index=district_ids)
+        lagged = _neighbour_mean(binary, wide.to_numpy())
+        out[name] = _long(panel, pd.DataFrame(lagged, index=wide.index, columns=wide.columns))
+    return panel.assign(**out)
+
+
+def build_features(
+    panel: pd.DataFrame,
+    catalog: FeatureCatalog,
+    adjacency: sparse.csr_matrix | None = None,
+    district_ids: pd.Index | None = None,
+    horizon: int = 1,
+) -> tuple[pd.DataFrame, FeatureCatalog]:
+    """Validated panel -> (model frame, catalog extended with the derived features).
+
+    The frame keeps keys, labels, covariates and `incidents`, and adds `period_index`, the
+    conflict-history features, spatial lags when `adjacency` is given, and `target`.
+    """
+    frame = panel.assign(**{PERIOD_INDEX: period_ordinal(panel["period"])})
+    frame = frame.sort_values(["district_id", PERIOD_INDEX], kind="stable")
+    frame = add_history_features(frame)
+    if adjacency is not None:
+        ids = (
+            district_ids
+            if district_ids is not None
+            else pd.Index(sorted(frame.district_id.unique()))
+        )
+        frame = add_spatial_lags(frame, adjacency, ids)
+    frame = add_target(frame, horizon)
+    frame = frame.sort_values([PERIOD_INDEX, "district_id"], kind="stable")
+    extended = catalog.with_features(history_specs(adjacency is not None))
+    return frame.reset_index(drop=True), extended

@@ -1,0 +1,88 @@
+"""The feature catalog: what every panel column means and whether a model may use it."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from features.errors import CatalogError
+
+Domain = Literal[
+    "socio-economic",
+    "governance",
+    "demography",
+    "geography",
+    "service access",
+    "conflict history",
+]
+
+DEFAULT_CATALOG = Path(__file__).parent / "catalogs" / "synthetic.toml"
+
+
+class FeatureSpec(BaseModel):
+    """One covariate of the panel, as described in the catalog."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    domain: Domain
+    actionable: bool = False
+    programs: list[str] = Field(default_factory=list)
+    unit: str = ""
+    source: str = ""
+    description: str = ""
+    protected: bool = False
+
+
+class FeatureCatalog(BaseModel):
+    """All declared features by column name; derived conflict-history features are added."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    features: dict[str, FeatureSpec]
+
+    @property
+    def model_features(self) -> list[str]:
+        """Declared columns a model may use: everything not protected, in catalog order."""
+        return [name for name, spec in self.features.items() if not spec.protected]
+
+    @property
+    def protected_features(self) -> list[str]:
+        """Columns used only for the disparity audit, never as model inputs."""
+        return [name for name, spec in self.features.items() if spec.protected]
+
+    def with_features(self, extra: dict[str, FeatureSpec]) -> FeatureCatalog:
+        """A copy with `extra` (e.g. derived history features) added; clashes are an error."""
+        clash = sorted(set(extra) & set(self.features))
+        if clash:
+            raise CatalogError(
+                f"catalog declares {clash}, names reserved for derived features; rename them"
+            )
+        return FeatureCatalog(features={**self.features, **extra})
+
+
+def parse_catalog(data: dict, source: str = "<catalog>") -> FeatureCatalog:
+    """Validate a parsed TOML mapping `{features: {name: {...}}}` into a catalog."""
+    try:
+        catalog = FeatureCatalog.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CatalogError(f"{source}: {where}: {first['msg']}") from None
+    if not catalog.features:
+        raise CatalogError(f"{source}: declares no features")
+    return catalog
+
+
+def load_catalog(path: str | Path | None = None) -> FeatureCatalog:
+    """Read a catalog TOML file (the shipped synthetic catalog when `path` is None)."""
+    path = Path(path) if path else DEFAULT_CATALOG
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: catalog file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path}: not valid TOML ({exc})") from None
+    return parse_catalog(data, source=str(path))

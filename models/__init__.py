@@ -1,0 +1,1 @@
+"""Baselines, the xgboost pipeline, evaluation and (later) explanation and targeting."""

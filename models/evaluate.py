@@ -1,0 +1,91 @@
+"""Forecast metrics: discrimination, probability accuracy, calibration and top-k targeting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+REFERENCE_MODEL = "historical_rate"  # Brier skill is measured against this baseline
+METRICS = [
+    "roc_auc",
+    "aupr",
+    "brier",
+    "brier_skill",
+    "log_loss",
+    "ece",
+    "precision_at_k",
+    "recall_at_k",
+]
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, n_bins: int = 10) -> float:
+    """Mean |observed rate − mean forecast| over equal-width probability bins, weighted by size."""
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    bins = np.minimum((p * n_bins).astype(int), n_bins - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        inside = bins == b
+        total += inside.sum() * abs(y[inside].mean() - p[inside].mean())
+    return float(total / len(y))
+
+
+def top_k_precision_recall(
+    y: np.ndarray, p: np.ndarray, groups: np.ndarray, k: int
+) -> tuple[float, float]:
+    """Within each group (period), flag the k highest forecasts; return the mean over groups of
+    precision (share of flagged with an incident) and recall (share of incidents flagged).
+    Groups without any incident are left out of the recall mean."""
+    frame = pd.DataFrame({"y": y, "p": p, "g": groups})
+    precisions, recalls = [], []
+    for _, part in frame.groupby("g", sort=True):
+        flagged = part.nlargest(min(k, len(part)), "p", keep="first")
+        hits = flagged["y"].sum()
+        precisions.append(hits / len(flagged))
+        if part["y"].sum() > 0:
+            recalls.append(hits / part["y"].sum())
+    recall = float(np.mean(recalls)) if recalls else float("nan")
+    return float(np.mean(precisions)), recall
+
+
+def forecast_scores(
+    y: np.ndarray, p: np.ndarray, groups: np.ndarray, k: int, reference_brier: float
+) -> dict[str, float]:
+    """All metrics of one model on one set of rows (`groups` = period of each row)."""
+    y = np.asarray(y, dtype=int)
+    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
+    both = len(np.unique(y)) == 2
+    brier = float(brier_score_loss(y, p))
+    precision, recall = top_k_precision_recall(y, p, groups, k)
+    return {
+        "roc_auc": float(roc_auc_score(y, p)) if both else float("nan"),
+        "aupr": float(average_precision_score(y, p)) if both else float("nan"),
+        "brier": brier,
+        "brier_skill": 1.0 - brier / reference_brier if reference_brier > 0 else float("nan"),
+        "log_loss": float(log_loss(y, p, labels=[0, 1])),
+        "ece": expected_calibration_error(y, p),
+        "precision_at_k": precision,
+        "recall_at_k": recall,
+    }
+
+
+def score_predictions(
+    predictions: pd.DataFrame, models: list[str], k: int, fold_column: str = "fold"
+) -> pd.DataFrame:
+    """Metrics per model for every fold and pooled over folds.
+
+    `predictions` has columns `target`, `period_index`, `fold_column` and one probability
+    column per model name. Returns a long table: model, fold ("pooled" or the fold number),
+    then one column per metric.
+    """
+    if REFERENCE_MODEL not in predictions.columns:
+        raise ValueError(f"predictions need the reference model column '{REFERENCE_MODEL}'")
+    rows = []
+    parts = [(str(f), part) for f, part in predictions.groupby(fold_column, sort=True)]
+    for fold, part in parts + [("pooled", predictions)]:
+        y, groups = part["target"].to_numpy(), part["period_index"].to_numpy()
+        reference = brier_score_loss(y.astype(int), part[REFERENCE_MODEL].to_numpy())
+        for model in models:
+            scores = forecast_scores(y, part[model].to_numpy(), groups, k, reference)
+            rows.append({"model": model, "fold": fold, **scores})
+    return pd.DataFrame(rows)

@@ -1,0 +1,160 @@
+"""SHAP explanations of the xgboost pipeline with xgboost's native TreeSHAP.
+
+Values are in log-odds (margin) of the uncalibrated booster; calibration is monotone, so the
+ranking of drivers is that of the calibrated forecast. They show what the model associates
+with risk, not proven causes.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.pipeline import Pipeline
+
+from features.catalog import FeatureCatalog
+from models.pipeline import PeriodCalibratedClassifier
+
+BASE = "base_value"
+ADDITIVITY_TOLERANCE = 1e-3
+CAVEAT = (
+    "SHAP values show what the model associates with risk, not proven causes; "
+    "a driver is a place to look, not a finding."
+)
+
+
+class ExplanationError(RuntimeError):
+    """SHAP values do not add up to the model's margin, or the model cannot be explained."""
+
+
+def _booster_and_inputs(model, X: pd.DataFrame) -> tuple[xgb.Booster, pd.DataFrame]:
+    """The fitted booster and the frame it sees, unwrapping calibration and the pipeline."""
+    inner = model.estimator_ if isinstance(model, PeriodCalibratedClassifier) else model
+    if not isinstance(inner, Pipeline) or not isinstance(inner.steps[-1][1], xgb.XGBClassifier):
+        raise ExplanationError(f"TreeSHAP needs an xgboost pipeline, got {type(inner).__name__}")
+    transformed = inner[:-1].transform(X)
+    unknown = [c for c in transformed.columns if c not in X.columns]
+    if unknown:
+        # The pipeline only selects columns today; a transforming step needs a mapping here.
+        raise ExplanationError(f"pipeline outputs {unknown}, which are not input features")
+    return inner.steps[-1][1].get_booster(), transformed
+
+
+def tree_shap(model, X: pd.DataFrame, tolerance: float = ADDITIVITY_TOLERANCE) -> pd.DataFrame:
+    """SHAP value of every input feature for every row of X, plus `base_value`.
+
+    Columns are the catalog features the model uses (original names); rows keep X's index.
+    Raises ExplanationError when contributions + base differ from the margin by > tolerance.
+    """
+    booster, inputs = _booster_and_inputs(model, X)
+    matrix = xgb.DMatrix(inputs)
+    contributions = booster.predict(matrix, pred_contribs=True)
+    margin = booster.predict(matrix, output_margin=True)
+    gap = np.abs(contributions.sum(axis=1) - margin)
+    if gap.size and gap.max() > tolerance:
+        raise ExplanationError(
+            f"SHAP additivity broken: contributions miss the margin by up to {gap.max():.2e}"
+        )
+    return pd.DataFrame(contributions, index=X.index, columns=[*inputs.columns, BASE])
+
+
+def shap_interactions(model, X: pd.DataFrame, top: int = 10) -> pd.DataFrame:
+    """Top feature pairs by mean |SHAP interaction value| (xgboost `pred_interactions`)."""
+    booster, inputs = _booster_and_inputs(model, X)
+    values = booster.predict(xgb.DMatrix(inputs), pred_interactions=True)[:, :-1, :-1]
+    strength = np.abs(values).mean(axis=0) * 2  # the pair's effect is split over (i,j), (j,i)
+    i, j = np.triu_indices(strength.shape[0], k=1)
+    names = inputs.columns.to_numpy()
+    pairs = pd.DataFrame(
+        {"feature_a": names[i], "feature_b": names[j], "mean_abs_interaction": strength[i, j]}
+    )
+    return pairs.nlargest(top, "mean_abs_interaction").reset_index(drop=True)
+
+
+def drivers_long(
+    shap_values: pd.DataFrame, keys: pd.DataFrame, catalog: FeatureCatalog
+) -> pd.DataFrame:
+    """One row per (district, period, feature): shap value, domain, actionable flag."""
+    features = [c for c in shap_values.columns if c != BASE]
+    wide = pd.concat(
+        [
+            keys[["district_id", "period"]].reset_index(drop=True),
+            shap_values[features].reset_index(drop=True),
+        ],
+        axis=1,
+    )
+    long = wide.melt(["district_id", "period"], var_name="feature", value_name="shap_value")
+    long["domain"] = long["feature"].map(lambda f: catalog.features[f].domain)
+    long["actionable"] = long["feature"].map(lambda f: catalog.features[f].actionable)
+    return long
+
+
+def global_importance(shap_values: pd.DataFrame, catalog: FeatureCatalog) -> pd.DataFrame:
+    """Mean |SHAP| per feature (descending), with its domain and actionable flag."""
+    features = [c for c in shap_values.columns if c != BASE]
+    table = pd.DataFrame(
+        {
+            "feature": features,
+            "mean_abs_shap": np.abs(shap_values[features]).mean().to_numpy(),
+            "domain": [catalog.features[f].domain for f in features],
+            "actionable": [catalog.features[f].actionable for f in features],
+        }
+    )
+    return table.sort_values("mean_abs_shap", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def domain_importance(importance: pd.DataFrame) -> pd.DataFrame:
+    """Mean |SHAP| summed by catalog domain (descending)."""
+    return (
+        importance.groupby("domain", as_index=False)["mean_abs_shap"]
+        .sum()
+        .sort_values("mean_abs_shap", ascending=False)
+        .reset_index(drop=True)
+    )
+
+
+def district_profiles(
+    shap_values: pd.DataFrame, keys: pd.DataFrame, catalog: FeatureCatalog, top_n: int = 3
+) -> pd.DataFrame:
+    """Per row of `keys`: the top drivers raising risk, SHAP summed by domain, and the
+    actionable share = positive SHAP of actionable features / all positive SHAP."""
+    features = [c for c in shap_values.columns if c != BASE]
+    values = shap_values[features].to_numpy()
+    order = np.argsort(-values, axis=1)[:, :top_n]
+    names = np.asarray(features)
+    positive = np.clip(values, 0, None)
+    actionable = np.array([catalog.features[f].actionable for f in features])
+    total = positive.sum(axis=1)
+    out = keys[["district_id", "period"]].reset_index(drop=True).copy()
+    for rank in range(top_n):
+        out[f"driver_{rank + 1}"] = names[order[:, rank]]
+        out[f"driver_{rank + 1}_shap"] = values[np.arange(len(values)), order[:, rank]]
+    out["actionable_share"] = np.divide(
+        positive[:, actionable].sum(axis=1), total, out=np.zeros_like(total), where=total > 0
+    )
+    domains = pd.Series([catalog.features[f].domain for f in features])
+    by_domain = pd.DataFrame(values, columns=features).T.groupby(domains.to_numpy()).sum().T
+    by_domain.columns = [f"domain:{d}" for d in by_domain.columns]
+    return pd.concat([out, by_domain.reset_index(drop=True)], axis=1)
+
+
+def importance_stability(importances: list[pd.Series], threshold: float = 0.5) -> pd.DataFrame:
+    """Compare global importance (mean |SHAP| per feature) across refits (folds, seeds).
+
+    Returns per feature: mean, coefficient of variation, rank range and `unstable`
+    (coefficient of variation > threshold, or the rank moves by more than a third of the
+    features). The mean pairwise Spearman correlation is in `attrs["mean_spearman"]`.
+    """
+    table = pd.concat(importances, axis=1).fillna(0.0)
+    ranks = table.rank(ascending=False)
+    mean = table.mean(axis=1)
+    cv = table.std(axis=1, ddof=0) / mean.where(mean > 0)
+    rank_range = ranks.max(axis=1) - ranks.min(axis=1)
+    out = pd.DataFrame(
+        {"mean_abs_shap": mean, "coef_variation": cv.fillna(0.0), "rank_range": rank_range}
+    )
+    out["unstable"] = (out["coef_variation"] > threshold) | (rank_range > len(table) / 3)
+    corr = table.corr(method="spearman").to_numpy()
+    pairs = corr[np.triu_indices_from(corr, k=1)]
+    out.attrs["mean_spearman"] = float(np.nanmean(pairs)) if pairs.size else 1.0
+    return out.sort_values("mean_abs_shap", ascending=False)

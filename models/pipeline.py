@@ -1,0 +1,229 @@
+"""Model factories: the baselines every model must beat, and the xgboost pipeline.
+
+Every model is a scikit-learn classifier taking the model frame's feature columns (a
+DataFrame) and returning P(target = 1) from `predict_proba(X)[:, 1]`. Models that need
+calibration are wrapped in `PeriodCalibratedClassifier`, which fits its calibrator on
+out-of-fold predictions from rolling-origin splits inside the training periods.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.validation import check_is_fitted
+from xgboost import XGBClassifier
+
+PROB_FLOOR = 1e-4  # keeps log loss finite when a calibrator outputs 0 or 1
+
+
+def _two_columns(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), PROB_FLOOR, 1 - PROB_FLOOR)
+    return np.column_stack([1 - p, p])
+
+
+class HistoricalRateClassifier(ClassifierMixin, BaseEstimator):
+    """Baseline: a district's historical incident rate (the `hist_rate` feature) as forecast."""
+
+    def __init__(self, column: str = "hist_rate"):
+        self.column = column
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, **_: object) -> HistoricalRateClassifier:
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "classes_")
+        return _two_columns(X[self.column].to_numpy())
+
+
+class PersistenceClassifier(ClassifierMixin, BaseEstimator):
+    """Baseline: last period's state persists; P(incident | incident now) from training rows."""
+
+    def __init__(self, column: str = "hist_any"):
+        self.column = column
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, **_: object) -> PersistenceClassifier:
+        state = X[self.column].to_numpy() > 0
+        y = np.asarray(y, dtype=float)
+        prior = y.mean()
+        # one pseudo-observation at the overall rate keeps an unseen state finite
+        self.rate_if_quiet_ = (y[~state].sum() + prior) / ((~state).sum() + 1)
+        self.rate_if_active_ = (y[state].sum() + prior) / (state.sum() + 1)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "rate_if_active_")
+        state = X[self.column].to_numpy() > 0
+        return _two_columns(np.where(state, self.rate_if_active_, self.rate_if_quiet_))
+
+
+class PeriodCalibratedClassifier(ClassifierMixin, BaseEstimator):
+    """Wraps a classifier; calibrates it on out-of-fold predictions of the last periods.
+
+    `fit(X, y, periods=...)`: for each of the last `n_calibration_periods` training periods
+    c, a clone is fitted on periods <= c - horizon and predicts period c; the calibrator
+    (isotonic or Platt) is fitted on those out-of-fold predictions only. The final estimator
+    is then refitted on all rows. `method="none"` skips calibration.
+    """
+
+    def __init__(
+        self,
+        estimator: BaseEstimator,
+        method: str = "isotonic",
+        n_calibration_periods: int = 2,
+        horizon: int = 1,
+    ):
+        self.estimator = estimator
+        self.method = method
+        self.n_calibration_periods = n_calibration_periods
+        self.horizon = horizon
+
+    def _out_of_fold(self, X, y, periods) -> tuple[np.ndarray, np.ndarray]:
+        unique = np.sort(np.unique(periods))
+        scores, labels = [], []
+        for c in unique[-self.n_calibration_periods :]:
+            train, test = periods <= c - self.horizon, periods == c
+            if len(np.unique(y[train])) < 2:
+                continue
+            model = clone(self.estimator).fit(X[train], y[train])
+            scores.append(model.predict_proba(X[test])[:, 1])
+            labels.append(y[test])
+        if not scores:
+            return np.empty(0), np.empty(0)
+        return np.concatenate(scores), np.concatenate(labels)
+
+    def fit(self, X: pd.DataFrame, y: np.ndarray, periods: np.ndarray | None = None):
+        if self.method not in {"isotonic", "sigmoid", "none"}:
+            raise ValueError(f"calibration method must be isotonic, sigmoid or none: {self.method}")
+        y = np.asarray(y).astype(int)
+        self.calibrator_ = None
+        if self.method != "none":
+            if periods is None:
+                raise ValueError("PeriodCalibratedClassifier.fit needs `periods`")
+            scores, labels = self._out_of_fold(X, y, np.asarray(periods))
+            if len(np.unique(labels)) == 2:
+                self.calibrator_ = self._fit_calibrator(scores, labels)
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def _fit_calibrator(self, scores: np.ndarray, labels: np.ndarray):
+        if self.method == "isotonic":
+            return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
+                scores, labels
+            )
+        return LogisticRegression().fit(_logit(scores)[:, None], labels)
+
+    def calibrate(self, raw: np.ndarray) -> np.ndarray:
+        """Map raw probabilities through the fitted calibrator: (n,) -> (n, 2)."""
+        if self.calibrator_ is None:
+            return _two_columns(raw)
+        if isinstance(self.calibrator_, IsotonicRegression):
+            return _two_columns(self.calibrator_.predict(raw))
+        return _two_columns(self.calibrator_.predict_proba(_logit(raw)[:, None])[:, 1])
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        return self.calibrate(self.estimator_.predict_proba(X)[:, 1])
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, PROB_FLOOR, 1 - PROB_FLOOR)
+    return np.log(p / (1 - p))
+
+
+def _select(columns: list[str]) -> ColumnTransformer:
+    """Keep exactly `columns`, in order, as a DataFrame (so the model sees feature names)."""
+    return ColumnTransformer(
+        [("keep", "passthrough", list(columns))], remainder="drop", verbose_feature_names_out=False
+    ).set_output(transform="pandas")
+
+
+@dataclass(frozen=True)
+class XGBoostSettings:
+    """Hyper-parameters of the xgboost models (validated by the experiment config)."""
+
+    n_estimators: int = 400
+    max_depth: int = 3
+    learning_rate: float = 0.03
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    min_child_weight: float = 10.0
+    reg_lambda: float = 1.0
+    n_jobs: int = 2
+    extra: dict = field(default_factory=dict)
+
+
+def xgboost_pipeline(columns: list[str], settings: XGBoostSettings, seed: int) -> Pipeline:
+    """Column selection + XGBClassifier(`hist`), the main model's uncalibrated pipeline."""
+    booster = XGBClassifier(
+        tree_method="hist",
+        objective="binary:logistic",
+        eval_metric="logloss",
+        n_estimators=settings.n_estimators,
+        max_depth=settings.max_depth,
+        learning_rate=settings.learning_rate,
+        subsample=settings.subsample,
+        colsample_bytree=settings.colsample_bytree,
+        min_child_weight=settings.min_child_weight,
+        reg_lambda=settings.reg_lambda,
+        n_jobs=settings.n_jobs,
+        random_state=seed,
+        **settings.extra,
+    )
+    return Pipeline([("select", _select(columns)), ("xgb", booster)])
+
+
+def logistic_pipeline(columns: list[str], C: float = 0.1) -> Pipeline:
+    """Baseline: standardised features + L2-regularised logistic regression."""
+    return Pipeline(
+        [
+            ("select", _select(columns)),
+            ("scale", StandardScaler()),
+            ("logit", LogisticRegression(C=C, max_iter=2000)),
+        ]
+    )
+
+
+def model_zoo(
+    all_features: list[str],
+    history_features: list[str],
+    settings: XGBoostSettings,
+    calibration: str,
+    n_calibration_periods: int,
+    horizon: int,
+    seed: int,
+    logistic_C: float = 0.1,
+) -> dict[str, BaseEstimator]:
+    """The baselines and the main model, by name; `xgboost` is the model we register."""
+
+    def calibrated(estimator: BaseEstimator) -> PeriodCalibratedClassifier:
+        return PeriodCalibratedClassifier(estimator, calibration, n_calibration_periods, horizon)
+
+    return {
+        "historical_rate": HistoricalRateClassifier(),
+        "persistence": PersistenceClassifier(),
+        "conflict_history": calibrated(xgboost_pipeline(history_features, settings, seed)),
+        "logistic": logistic_pipeline(all_features, logistic_C),
+        "xgboost": calibrated(xgboost_pipeline(all_features, settings, seed)),
+    }
+
+
+MAIN_MODEL = "xgboost"
+BASELINES = ["historical_rate", "persistence", "conflict_history", "logistic"]
+
+
+def fit_model(model: BaseEstimator, X: pd.DataFrame, y: np.ndarray, periods: np.ndarray):
+    """Fit any zoo model; only period-calibrated wrappers receive `periods`."""
+    if isinstance(model, PeriodCalibratedClassifier):
+        return model.fit(X, y, periods=periods)
+    return model.fit(X, y)

@@ -1,0 +1,218 @@
+"""Program targeting: program catalog -> expected risk reduction per district -> budgeted plan.
+
+The expected benefit of a (district, program) pair is a counterfactual: the model re-scores
+the district with the program's assumed feature changes. The spread of that reduction across
+an ensemble of refitted models gives its interval. SHAP decides which programs are candidates:
+only those whose features push the district's risk up.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from features.catalog import FeatureCatalog
+from features.errors import CatalogError
+
+DEFAULT_PROGRAMS = Path(__file__).parent / "catalogs" / "programs.toml"
+
+
+class ProgramSpec(BaseModel):
+    """One prevention program: which features it moves, by how much, at what cost."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: str = ""
+    shift: dict[str, float] = Field(default_factory=dict)  # feature += value
+    scale: dict[str, float] = Field(default_factory=dict)  # feature *= value
+    cost_per_district: float = Field(gt=0)
+    min_risk: float = Field(0.0, ge=0, le=1)  # eligible only at or above this forecast risk
+
+    @model_validator(mode="after")
+    def _moves_something(self) -> ProgramSpec:
+        if not self.shift and not self.scale:
+            raise ValueError("a program must shift or scale at least one feature")
+        if any(v < 0 for v in self.scale.values()):
+            raise ValueError("scale factors must be >= 0")
+        return self
+
+    @property
+    def features(self) -> list[str]:
+        return sorted(set(self.shift) | set(self.scale))
+
+
+class ProgramCatalog(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    programs: dict[str, ProgramSpec]
+
+
+def load_programs(path: str | Path | None, catalog: FeatureCatalog) -> ProgramCatalog:
+    """Read and check a program catalog: every feature it moves must be an actionable,
+    non-protected catalog feature. Raises CatalogError naming the file, program and key."""
+    path = Path(path) if path else DEFAULT_PROGRAMS
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        programs = ProgramCatalog.model_validate(data)
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: program catalog not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"{path}: not valid TOML ({exc})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise CatalogError(f"{path}: {where}: {first['msg']}") from None
+    if not programs.programs:
+        raise CatalogError(f"{path}: declares no programs")
+    for name, spec in programs.programs.items():
+        for feature in spec.features:
+            known = catalog.features.get(feature)
+            if known is None:
+                raise CatalogError(f"{path}: programs.{name}: unknown feature '{feature}'")
+            if not known.actionable or known.protected:
+                raise CatalogError(
+                    f"{path}: programs.{name}: feature '{feature}' is not actionable "
+                    "(or is protected); programs may only move actionable features"
+                )
+    return programs
+
+
+def apply_program(X: pd.DataFrame, spec: ProgramSpec, bounds: pd.DataFrame) -> pd.DataFrame:
+    """X after the program: shifts and scales applied, clipped to the observed [min, max]."""
+    changed = X.copy()
+    for feature, value in spec.shift.items():
+        changed[feature] = changed[feature] + value
+    for feature, factor in spec.scale.items():
+        changed[feature] = changed[feature] * factor
+    for feature in spec.features:
+        changed[feature] = changed[feature].clip(
+            bounds.at["min", feature], bounds.at["max", feature]
+        )
+    return changed
+
+
+def _risk(models: list, X: pd.DataFrame) -> np.ndarray:
+    """(n_models, n_rows) calibrated probabilities."""
+    return np.vstack([m.predict_proba(X)[:, 1] for m in models])
+
+
+def program_benefits(
+    models: list,
+    X: pd.DataFrame,
+    keys: pd.DataFrame,
+    shap_values: pd.DataFrame,
+    programs: ProgramCatalog,
+    bounds: pd.DataFrame,
+    interval: tuple[float, float] = (0.05, 0.95),
+) -> pd.DataFrame:
+    """Expected risk reduction of every candidate (district, program).
+
+    `models[0]` is the model whose forecast is used; the others (refits with other seeds or
+    samples) give the interval. A program is a candidate where its features' SHAP values sum
+    to > 0 (they push risk up) and the district's risk is at least its `min_risk`.
+    Returns district_id, period, program, cost, risk, risk_after, reduction,
+    reduction_low, reduction_high, drivers (the motivating features with their SHAP).
+    """
+    before = _risk(models, X)
+    rows = []
+    for name, spec in programs.programs.items():
+        push = shap_values[spec.features].sum(axis=1).to_numpy()
+        after = _risk(models, apply_program(X, spec, bounds))
+        reduction = before - after
+        candidate = (push > 0) & (before[0] >= spec.min_risk)
+        drivers = shap_values[spec.features].apply(
+            lambda r: ", ".join(f"{f} ({v:+.2f})" for f, v in r.items() if v > 0), axis=1
+        )
+        part = (
+            keys[["district_id", "period"]]
+            .reset_index(drop=True)
+            .assign(
+                program=name,
+                cost=spec.cost_per_district,
+                risk=before[0],
+                risk_after=after[0],
+                reduction=reduction[0],
+                reduction_low=np.quantile(reduction, interval[0], axis=0),
+                reduction_high=np.quantile(reduction, interval[1], axis=0),
+                drivers=drivers.to_numpy(),
+            )
+        )
+        rows.append(part[candidate])
+    return pd.concat(rows, ignore_index=True)
+
+
+def allocate(
+    benefits: pd.DataFrame,
+    budget: float,
+    max_per_district: int = 1,
+    method: str = "exact",
+    value: str = "reduction",
+) -> pd.DataFrame:
+    """Choose (district, program) rows maximising total `value` with total cost <= budget and
+    at most `max_per_district` programs per district. `exact` solves the 0/1 program with
+    scipy's MILP (HiGHS); `greedy` takes the best value/cost first. Rows with value <= 0 are
+    never chosen. Returns the chosen rows, best value first."""
+    if not budget >= 0:  # also refuses NaN
+        raise ValueError(f"budget must be a number >= 0, not {budget}")
+    if method not in {"exact", "greedy"}:
+        raise ValueError(f"allocation method must be exact or greedy, not {method!r}")
+    if max_per_district < 1:
+        raise ValueError("max_per_district must be >= 1")
+    useful = benefits[benefits[value] > 0].reset_index(drop=True)
+    if useful.empty or budget == 0:
+        return useful.iloc[:0]
+    if method == "greedy":
+        chosen = _greedy(useful, budget, max_per_district, value)
+    else:
+        chosen = _exact(useful, budget, max_per_district, value)
+    plan = useful.iloc[chosen]
+    return plan.sort_values(value, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _greedy(rows: pd.DataFrame, budget: float, cap: int, value: str) -> list[int]:
+    ratio = rows[value] / rows["cost"]
+    spent, count, chosen = 0.0, {}, []
+    for i in ratio.sort_values(ascending=False, kind="stable").index:
+        district, cost = rows.at[i, "district_id"], rows.at[i, "cost"]
+        if spent + cost <= budget + 1e-9 and count.get(district, 0) < cap:
+            chosen.append(i)
+            spent += cost
+            count[district] = count.get(district, 0) + 1
+    return chosen
+
+
+def _exact(rows: pd.DataFrame, budget: float, cap: int, value: str) -> list[int]:
+    """0/1 MILP (HiGHS, costs scaled by the budget). HiGHS accepts constraint violations
+    within its feasibility tolerance, so an overspending answer is solved again under a
+    bound tightened by the excess; spending nothing is always feasible."""
+    n = len(rows)
+    costs = rows["cost"].to_numpy() / budget
+    districts, index = np.unique(rows["district_id"].to_numpy(), return_inverse=True)
+    per_district = np.zeros((len(districts), n))
+    per_district[index, np.arange(n)] = 1.0
+    bound = 1.0
+    for _ in range(5):
+        constraints = [
+            LinearConstraint(costs[None, :], -np.inf, bound),
+            LinearConstraint(per_district, 0, cap),
+        ]
+        result = milp(
+            -rows[value].to_numpy(),
+            constraints=constraints,
+            integrality=np.ones(n),
+            bounds=Bounds(0, 1),
+            options={"presolve": False},
+        )
+        if result.x is None:
+            raise RuntimeError(f"allocation failed: {result.message}")
+        chosen = np.flatnonzero(result.x > 0.5)
+        excess = costs[chosen].sum() - 1.0
+        if excess <= 1e-12:
+            return list(chosen)
+        bound -= 2 * excess
+    raise RuntimeError("allocation kept overspending the budget; please report this")

@@ -1,0 +1,1 @@
+"""Risk reports rendered from run results (never refits a model)."""

@@ -1,0 +1,408 @@
+"""Program catalog, counterfactual benefits and budgeted allocation (models/targeting.py)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.catalog import FeatureCatalog, parse_catalog
+from features.errors import CatalogError
+from models.targeting import (
+    DEFAULT_PROGRAMS,
+    ProgramCatalog,
+    ProgramSpec,
+    allocate,
+    apply_program,
+    load_programs,
+    program_benefits,
+)
+
+DEFAULT_PROGRAM_FEATURES = {
+    "school_enrolment": "service access",
+    "literacy": "socio-economic",
+    "youth_unemployment": "socio-economic",
+    "poverty": "socio-economic",
+    "governance_quality": "governance",
+    "corruption": "governance",
+    "state_presence": "governance",
+    "health_access": "service access",
+    "electricity_access": "service access",
+    "displacement": "demography",
+}
+
+
+def feature_catalog(drop: tuple[str, ...] = ()) -> FeatureCatalog:
+    """Every feature the default programs move, actionable; plus a fixed and a protected one."""
+    features = {
+        name: {"domain": domain, "actionable": True}
+        for name, domain in DEFAULT_PROGRAM_FEATURES.items()
+        if name not in drop
+    }
+    features["elevation"] = {"domain": "geography", "actionable": False}
+    features["minority_share"] = {"domain": "demography", "actionable": True, "protected": True}
+    return parse_catalog({"features": features})
+
+
+# --- load_programs --------------------------------------------------------------------------
+
+
+def test_default_program_catalog_loads_against_a_catalog_with_its_features_actionable():
+    programs = load_programs(None, feature_catalog())
+    assert set(programs.programs) == {
+        "education",
+        "livelihoods",
+        "local_governance",
+        "basic_services",
+        "social_cohesion",
+    }
+    moved = {f for spec in programs.programs.values() for f in spec.features}
+    assert moved == set(DEFAULT_PROGRAM_FEATURES)
+    assert all(spec.cost_per_district > 0 for spec in programs.programs.values())
+
+
+def test_default_program_catalog_path_and_none_load_the_same_catalog():
+    assert load_programs(DEFAULT_PROGRAMS, feature_catalog()) == load_programs(
+        None, feature_catalog()
+    )
+
+
+def test_default_program_catalog_fails_when_a_moved_feature_is_not_in_the_catalog():
+    with pytest.raises(CatalogError, match=r"programs\.social_cohesion: unknown feature"):
+        load_programs(None, feature_catalog(drop=("displacement",)))
+
+
+GOOD_SHIFT = "shift = { poverty = -0.1 }\n"
+
+BAD_CATALOGS = {
+    "unknown_feature": ("shift = { rainfall = 1.0 }\ncost_per_district = 1.0\n", "rainfall"),
+    "negative_cost": (GOOD_SHIFT + "cost_per_district = -1.0\n", "cost_per_district"),
+    "zero_cost": (GOOD_SHIFT + "cost_per_district = 0\n", "cost_per_district"),
+    "non_actionable_feature": (
+        "shift = { elevation = 1.0 }\ncost_per_district = 1.0\n",
+        "not actionable",
+    ),
+    "protected_feature": (
+        "scale = { minority_share = 0.5 }\ncost_per_district = 1.0\n",
+        "protected",
+    ),
+    "no_effect": ("cost_per_district = 1.0\n", "shift or scale"),
+    "extra_key": (GOOD_SHIFT + "cost_per_district = 1.0\neffect_size = 0.3\n", "effect_size"),
+    "negative_scale": ("scale = { poverty = -0.5 }\ncost_per_district = 1.0\n", "scale"),
+    "min_risk_above_one": (GOOD_SHIFT + "cost_per_district = 1.0\nmin_risk = 1.5\n", "min_risk"),
+}
+
+
+@pytest.mark.parametrize("body, reason", BAD_CATALOGS.values(), ids=BAD_CATALOGS.keys())
+def test_bad_program_catalog_raises_catalog_error_naming_file_and_program(
+    tmp_path: Path, body: str, reason: str
+):
+    path = tmp_path / "programs.toml"
+    path.write_text(
+        "[programs.good]\n" + GOOD_SHIFT + "cost_per_district = 2.0\n\n[programs.faulty]\n" + body,
+        encoding="utf-8",
+    )
+    with pytest.raises(CatalogError) as error:
+        load_programs(path, feature_catalog())
+    message = str(error.value)
+    assert str(path) in message
+    assert "programs.faulty" in message
+    assert reason in message
+
+
+def test_missing_program_catalog_raises_catalog_error_naming_the_file(tmp_path: Path):
+    path = tmp_path / "nowhere.toml"
+    with pytest.raises(CatalogError, match="not found") as error:
+        load_programs(path, feature_catalog())
+    assert str(path) in str(error.value)
+
+
+def test_invalid_toml_program_catalog_raises_catalog_error_naming_the_file(tmp_path: Path):
+    path = tmp_path / "broken.toml"
+    path.write_text("[programs.education\ncost_per_district = 1.0\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="not valid TOML") as error:
+        load_programs(path, feature_catalog())
+    assert str(path) in str(error.value)
+
+
+def test_program_catalog_without_programs_is_rejected(tmp_path: Path):
+    path = tmp_path / "empty.toml"
+    path.write_text("[programs]\n", encoding="utf-8")
+    with pytest.raises(CatalogError, match="no programs") as error:
+        load_programs(path, feature_catalog())
+    assert str(path) in str(error.value)
+
+
+# --- apply_program --------------------------------------------------------------------------
+
+PANEL = pd.DataFrame(
+    {
+        "poverty": [0.10, 0.40, 0.70, 0.90],
+        "literacy": [0.20, 0.50, 0.60, 0.95],
+        "elevation": [100.0, 200.0, 300.0, 400.0],
+    },
+    index=[7, 8, 9, 10],
+)
+BOUNDS = PANEL.agg(["min", "max"])
+
+
+def test_apply_program_shifts_and_scales_then_clips_to_the_observed_range():
+    spec = ProgramSpec(shift={"poverty": -0.2}, scale={"literacy": 1.5}, cost_per_district=1.0)
+    changed = apply_program(PANEL, spec, BOUNDS)
+    np.testing.assert_allclose(changed["poverty"], [0.10, 0.20, 0.50, 0.70])
+    np.testing.assert_allclose(changed["literacy"], [0.30, 0.75, 0.90, 0.95])
+    pd.testing.assert_series_equal(changed["elevation"], PANEL["elevation"])
+    assert changed.index.equals(PANEL.index)
+
+
+def test_apply_program_does_not_modify_its_input():
+    before = PANEL.copy()
+    spec = ProgramSpec(shift={"poverty": -0.2}, scale={"literacy": 1.5}, cost_per_district=1.0)
+    apply_program(PANEL, spec, BOUNDS)
+    pd.testing.assert_frame_equal(PANEL, before)
+
+
+# --- program_benefits -----------------------------------------------------------------------
+
+
+class LinearRisk:
+    """A stub classifier: P = sigmoid(bias + sum(weight * feature)), monotone in each feature."""
+
+    def __init__(self, weights: dict[str, float], bias: float = -1.0):
+        self.weights, self.bias = weights, bias
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        z = self.bias + sum(w * X[f].to_numpy() for f, w in self.weights.items())
+        p = 1 / (1 + np.exp(-z))
+        return np.column_stack([1 - p, p])
+
+
+RISK_MODEL = LinearRisk({"poverty": 4.0, "literacy": -2.0})
+KEYS = pd.DataFrame(
+    {"district_id": ["d1", "d2", "d3", "d4"], "period": [3, 3, 3, 3]}, index=PANEL.index
+)
+SHAP = pd.DataFrame(
+    {
+        "poverty": [-0.5, 0.4, 0.2, 0.9],
+        "literacy": [0.3, -0.6, 0.1, 0.2],
+        "elevation": [0.0, 0.0, 0.0, 0.0],
+        "base_value": [-1.0] * 4,
+    },
+    index=PANEL.index,
+)
+CASH = ProgramSpec(shift={"poverty": -0.2}, cost_per_district=1.5)
+CASH_AND_SCHOOL = ProgramSpec(shift={"poverty": -0.1, "literacy": 0.1}, cost_per_district=2.0)
+
+
+def benefits(models, programs: dict[str, ProgramSpec]) -> pd.DataFrame:
+    return program_benefits(models, PANEL, KEYS, SHAP, ProgramCatalog(programs=programs), BOUNDS)
+
+
+def test_program_benefit_reduction_is_risk_before_minus_risk_after():
+    table = benefits([RISK_MODEL], {"cash": CASH})
+    at = [KEYS["district_id"].tolist().index(d) for d in table["district_id"]]
+    risk = RISK_MODEL.predict_proba(PANEL)[:, 1][at]
+    after = RISK_MODEL.predict_proba(apply_program(PANEL, CASH, BOUNDS))[:, 1][at]
+    np.testing.assert_allclose(table["risk"], risk)
+    np.testing.assert_allclose(table["risk_after"], after)
+    np.testing.assert_allclose(table["reduction"], table["risk"] - table["risk_after"])
+    assert (table["reduction"] > 0).all()  # lowering poverty lowers a monotone risk
+    assert (table["cost"] == 1.5).all()
+
+
+def test_program_is_a_candidate_only_where_its_features_shap_sum_is_positive():
+    table = benefits([RISK_MODEL], {"cash": CASH, "both": CASH_AND_SCHOOL})
+    pairs = set(zip(table["district_id"], table["program"], strict=True))
+    # cash: poverty SHAP > 0 in d2, d3, d4; both: poverty + literacy > 0 in d3, d4 only
+    assert pairs == {("d2", "cash"), ("d3", "cash"), ("d4", "cash"), ("d3", "both"), ("d4", "both")}
+
+
+def test_program_benefit_drivers_name_the_features_pushing_risk_up():
+    table = benefits([RISK_MODEL], {"both": CASH_AND_SCHOOL}).set_index("district_id")
+    assert table.at["d3", "drivers"] == "literacy (+0.10), poverty (+0.20)"
+    assert table.at["d4", "drivers"] == "literacy (+0.20), poverty (+0.90)"
+
+
+def test_program_benefit_interval_spans_the_ensemble_and_low_is_at_most_high():
+    ensemble = [RISK_MODEL, LinearRisk({"poverty": 1.0}), LinearRisk({"poverty": 8.0}, bias=-3)]
+    table = benefits(ensemble, {"cash": CASH})
+    assert (table["reduction_low"] <= table["reduction_high"]).all()
+    assert (table["reduction_high"] - table["reduction_low"] > 0).all()
+    each = np.vstack([benefits([m], {"cash": CASH})["reduction"] for m in ensemble])
+    assert (table["reduction_low"] >= each.min(axis=0) - 1e-12).all()
+    assert (table["reduction_high"] <= each.max(axis=0) + 1e-12).all()
+
+
+def test_program_benefit_interval_of_a_single_model_is_its_reduction():
+    table = benefits([RISK_MODEL], {"cash": CASH})
+    np.testing.assert_allclose(table["reduction_low"], table["reduction"])
+    np.testing.assert_allclose(table["reduction_high"], table["reduction"])
+
+
+def test_program_min_risk_excludes_districts_below_it():
+    risk = pd.Series(RISK_MODEL.predict_proba(PANEL)[:, 1], index=KEYS["district_id"])
+    threshold = float(risk[["d2", "d3", "d4"]].median())
+    gated = CASH.model_copy(update={"min_risk": threshold})
+    table = benefits([RISK_MODEL], {"cash": gated})
+    expected = {d for d in ["d2", "d3", "d4"] if risk[d] >= threshold}
+    assert set(table["district_id"]) == expected
+    assert 0 < len(expected) < 3
+    assert (table["risk"] >= threshold).all()
+
+
+# --- allocate -------------------------------------------------------------------------------
+
+
+def random_benefits(seed: int, n: int = 8, n_districts: int = 3) -> pd.DataFrame:
+    """Random (district, program) rows; some with reduction <= 0."""
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "district_id": rng.choice([f"d{k}" for k in range(n_districts)], size=n),
+            "program": [f"p{k}" for k in range(n)],
+            "cost": rng.uniform(0.5, 3.0, size=n).round(2),
+            "reduction": rng.uniform(-0.05, 0.3, size=n),
+        }
+    )
+
+
+def brute_force_best(rows: pd.DataFrame, budget: float, cap: int) -> float:
+    """Best total reduction over every subset within budget and the per-district cap."""
+    best = 0.0
+    for mask in itertools.product([False, True], repeat=len(rows)):
+        chosen = rows[list(mask)]
+        if chosen["cost"].sum() > budget or (chosen["district_id"].value_counts() > cap).any():
+            continue
+        best = max(best, chosen["reduction"].sum())
+    return best
+
+
+@pytest.mark.parametrize("method", ["exact", "greedy"])
+def test_allocation_never_exceeds_the_budget(method: str):
+    for seed in range(30):
+        rows = random_benefits(seed, n=15, n_districts=6)
+        budget = float(np.random.default_rng(1000 + seed).uniform(0, rows["cost"].sum()))
+        plan = allocate(rows, budget, max_per_district=2, method=method)
+        assert plan["cost"].sum() <= budget + 1e-9, seed
+
+
+@pytest.mark.parametrize("method", ["exact", "greedy"])
+@pytest.mark.parametrize("cap", [1, 2])
+def test_allocation_respects_max_per_district(method: str, cap: int):
+    for seed in range(10):
+        rows = random_benefits(seed, n=15, n_districts=3).assign(reduction=lambda d: d.cost)
+        plan = allocate(rows, budget=1e6, max_per_district=cap, method=method)
+        counts = plan["district_id"].value_counts()
+        assert (counts <= cap).all(), seed
+        # the budget does not bind, so every district with enough rows fills its cap
+        available = rows["district_id"].value_counts().clip(upper=cap)
+        assert counts.sort_index().to_dict() == available.sort_index().to_dict(), seed
+
+
+@pytest.mark.parametrize("cap", [1, 2])
+def test_exact_allocation_matches_brute_force_enumeration(cap: int):
+    for seed in range(8):
+        rows = random_benefits(seed)
+        budget = float(rows["cost"].sum() * 0.4)
+        plan = allocate(rows, budget, max_per_district=cap, method="exact")
+        assert plan["reduction"].sum() == pytest.approx(
+            brute_force_best(rows, budget, cap), rel=1e-9, abs=1e-12
+        ), seed
+
+
+def test_greedy_allocation_is_never_better_than_exact():
+    for seed in range(30):
+        rows = random_benefits(seed, n=12, n_districts=4)
+        budget = float(rows["cost"].sum() * 0.3)
+        greedy = allocate(rows, budget, method="greedy")["reduction"].sum()
+        exact = allocate(rows, budget, method="exact")["reduction"].sum()
+        assert greedy <= exact + 1e-12, seed
+
+
+@pytest.mark.parametrize("method", ["exact", "greedy"])
+def test_allocation_never_chooses_rows_without_positive_reduction(method: str):
+    rows = pd.DataFrame(
+        {
+            "district_id": ["d1", "d2", "d3", "d4"],
+            "program": ["p"] * 4,
+            "cost": [1.0, 1.0, 1.0, 1.0],
+            "reduction": [0.2, 0.0, -0.1, 0.1],
+        }
+    )
+    plan = allocate(rows, budget=100.0, method=method)
+    assert sorted(plan["district_id"]) == ["d1", "d4"]
+
+
+@pytest.mark.parametrize("method", ["exact", "greedy"])
+def test_allocation_plan_is_ordered_by_reduction(method: str):
+    plan = allocate(random_benefits(3, n=12, n_districts=12), budget=8.0, method=method)
+    assert len(plan) > 1
+    assert plan["reduction"].is_monotonic_decreasing
+    assert plan.index.equals(pd.RangeIndex(len(plan)))
+
+
+def test_allocation_can_maximise_another_value_column():
+    rows = pd.DataFrame(
+        {
+            "district_id": ["d1", "d2"],
+            "program": ["p", "p"],
+            "cost": [1.0, 1.0],
+            "reduction": [0.3, 0.2],
+            "reduction_low": [-0.1, 0.15],
+        }
+    )
+    plan = allocate(rows, budget=1.0, value="reduction_low")
+    assert plan["district_id"].tolist() == ["d2"]
+
+
+@pytest.mark.parametrize("method", ["exact", "greedy"])
+def test_allocation_with_zero_budget_is_empty(method: str):
+    rows = random_benefits(0)
+    plan = allocate(rows, budget=0.0, method=method)
+    assert plan.empty
+    assert list(plan.columns) == list(rows.columns)
+
+
+def test_allocation_with_negative_budget_is_rejected():
+    with pytest.raises(ValueError, match="budget"):
+        allocate(random_benefits(0), budget=-1.0)
+
+
+def test_allocation_with_unknown_method_is_rejected():
+    with pytest.raises(ValueError, match="method"):
+        allocate(random_benefits(0), budget=5.0, method="random")
+
+
+def test_allocation_rejects_unknown_method_even_with_zero_budget():
+    with pytest.raises(ValueError, match="method"):
+        allocate(random_benefits(0), budget=0.0, method="random")
+
+
+def test_exact_allocation_does_not_overspend_within_solver_tolerance():
+    rows = pd.DataFrame(
+        {
+            "district_id": ["d1", "d2", "d3"],
+            "program": ["p"] * 3,
+            "cost": [1.0, 1.0, 1.0],
+            "reduction": [0.3, 0.2, 0.1],
+        }
+    )
+    budget = 2.0 - 1e-6
+    plan = allocate(rows, budget, method="exact")
+    assert plan["cost"].sum() <= budget + 1e-9
+
+
+def test_exact_allocation_succeeds_when_budget_is_just_below_a_reachable_total():
+    rows = pd.DataFrame(
+        {
+            "district_id": ["d1", "d2", "d3"],
+            "program": ["p"] * 3,
+            "cost": [10.0, 10.0, 10.0],
+            "reduction": [0.3, 0.2, 0.1],
+        }
+    )
+    plan = allocate(rows, budget=20.0 - 1e-5, method="exact")
+    assert plan["district_id"].tolist() == ["d1"]

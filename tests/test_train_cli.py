@@ -1,0 +1,147 @@
+"""End-to-end runs of `train.py`: outputs, MLflow logging, registry, and user errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import SMALL_REGION
+from mlflow import MlflowClient
+
+import train
+from experiments.run import ORACLE
+from models.pipeline import BASELINES, MAIN_MODEL
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One small synthetic training run shared by the read-only assertions below."""
+    base = tmp_path_factory.mktemp("run")
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        code = train.main(["--output", str(base / "out"), "-q", *SMALL_REGION])
+    finally:
+        if old is None:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old
+    summary = json.loads((base / "out" / "summary.json").read_text())
+    return {"code": code, "out": base / "out", "uri": uri, "summary": summary}
+
+
+def test_training_exits_zero_and_writes_every_output(trained: dict) -> None:
+    assert trained["code"] == 0
+    names = {p.name for p in trained["out"].iterdir()}
+    assert {"summary.json", "predictions.parquet", "metrics.csv", "forecast.csv"} <= names
+
+
+def test_predictions_hold_every_model_for_every_held_out_row(trained: dict) -> None:
+    predictions = pd.read_parquet(trained["out"] / "predictions.parquet")
+    assert set(BASELINES + [MAIN_MODEL, ORACLE]) <= set(predictions.columns)
+    assert predictions.groupby("fold")["district_id"].nunique().tolist() == [80, 80]
+    probabilities = predictions[BASELINES + [MAIN_MODEL]]
+    assert ((probabilities > 0) & (probabilities < 1)).all().all()
+
+
+def test_summary_reports_metrics_of_every_model_and_the_oracle(trained: dict) -> None:
+    metrics = trained["summary"]["metrics"]
+    assert set(metrics) == set(BASELINES + [MAIN_MODEL, ORACLE])
+    assert 0.5 < metrics[ORACLE]["roc_auc"] <= 1.0
+    assert metrics["historical_rate"]["brier_skill"] == pytest.approx(0.0)
+
+
+def test_first_model_is_registered_as_champion(trained: dict) -> None:
+    summary = trained["summary"]
+    client = MlflowClient(trained["uri"])
+    champion = client.get_model_version_by_alias(summary["registered_model"], "champion")
+    assert (summary["model_version"], summary["became_champion"]) == ("1", True)
+    assert str(champion.version) == "1"
+
+
+def test_run_logs_config_dataset_and_pooled_and_fold_metrics(trained: dict) -> None:
+    run = MlflowClient(trained["uri"]).get_run(trained["summary"]["run_id"])
+    assert run.data.params["model.xgboost.n_estimators"] == "40"
+    assert run.data.tags["data.fingerprint"] == trained["summary"]["data"]["fingerprint"]
+    assert {"xgboost.roc_auc", "fold1.xgboost.brier", "oracle.aupr"} <= set(run.data.metrics)
+    assert run.inputs.dataset_inputs[0].dataset.digest == trained["summary"]["data"]["fingerprint"]
+
+
+def test_second_run_registers_a_new_version_and_keeps_the_champion(tmp_path: Path) -> None:
+    for _ in range(2):
+        assert train.main(["--output", str(tmp_path / "out"), "-q", *SMALL_REGION]) == 0
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    assert summary["model_version"] == "2" and not summary["became_champion"]
+    assert str(client.get_model_version_by_alias("rootcast-h1", "champion").version) == "1"
+
+
+def test_bad_config_exits_2_with_one_line_and_logs_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = train.main(["--output", str(tmp_path / "out"), "--set", "model.xgboost.max_depth=0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1].startswith("error: ") and "model.xgboost.max_depth" in err[-1]
+    assert not (tmp_path / "mlflow" / "mlflow.db").exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_panel_exits_2_naming_file_column_and_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    panel = tmp_path / "panel.csv"
+    rows = [
+        {"district_id": "D1", "period": 2000 + t, "incidents": 1 - 2 * (t == 3)} for t in range(6)
+    ]
+    pd.DataFrame(rows).to_csv(panel, index=False)
+    catalog = tmp_path / "empty.toml"
+    catalog.write_text('[features.x]\ndomain = "geography"\n')
+    pd.DataFrame(rows).assign(x=1.0).to_csv(panel, index=False)
+    code = train.main(["--data", str(panel), "--catalog", str(catalog), "-q"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert str(panel) in err and "'incidents'" in err and "row 3" in err
+    assert "Traceback" not in err
+    assert not (tmp_path / "mlflow" / "mlflow.db").exists()
+
+
+def test_failed_run_leaves_earlier_outputs_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.json").write_text('{"earlier": true}')
+    code = train.main(["--output", str(out), "-q", "--set", "split.n_folds=40", *SMALL_REGION[:4]])
+    assert code == 2
+    assert (out / "summary.json").read_text() == '{"earlier": true}'
+
+
+def test_cli_help_and_real_command_run_as_subprocesses(tmp_path: Path) -> None:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'cli.db'}"}
+    shown = subprocess.run(
+        [sys.executable, "train.py", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "--set KEY=VALUE" in shown.stdout and "--geometry" in shown.stdout
+    done = subprocess.run(
+        [sys.executable, "train.py", "--output", str(tmp_path / "out"), *SMALL_REGION],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "xgboost" in done.stdout and "oracle" in done.stdout and "SYNTHETIC" in done.stdout
+    assert "fold 1/2" in done.stderr
