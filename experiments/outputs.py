@@ -21,11 +21,18 @@ def write_atomically(path: Path, write: Callable[[Path], None]) -> Path:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are ordinary files
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: Path, data: dict) -> Path:
@@ -39,3 +46,8 @@ def write_parquet(path: Path, frame: pd.DataFrame) -> Path:
 
 def write_csv(path: Path, frame: pd.DataFrame) -> Path:
     return write_atomically(path, lambda tmp: frame.to_csv(tmp, index=False))
+
+
+def write_geojson(path: Path, frame) -> Path:
+    """District polygons (a GeoDataFrame) as GeoJSON."""
+    return write_atomically(path, lambda tmp: frame.to_file(tmp, driver="GeoJSON"))

@@ -20,7 +20,7 @@ from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import ExperimentInputs, load_inputs
 from experiments.insight import explain_and_target
-from experiments.outputs import write_csv, write_json, write_parquet
+from experiments.outputs import write_csv, write_geojson, write_json, write_parquet
 from features.build import PERIOD_INDEX, TARGET, build_features
 from features.splits import rolling_origin_splits
 from models.evaluate import score_predictions
@@ -160,7 +160,11 @@ def run_training(
                 for name, table in found.tables.items()
             }
         )
+    tables["panel.parquet"] = inputs.panel  # labels, incidents and protected columns for reports
     files = _write_tables(output_dir, tables)
+    files.append(write_json(output_dir / "catalog.json", catalog.model_dump()))
+    if inputs.geometry is not None:
+        files.append(write_geojson(output_dir / "geometry.geojson", inputs.geometry))
 
     progress("logging to MLflow and registering the model")
     tags = {"data.synthetic": str(inputs.synthetic).lower(), "horizon": str(horizon)}
