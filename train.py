@@ -69,7 +69,80 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return list(args.overrides) + extra
 
 
+def parse_plan_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="train.py plan",
+        description="Allocate prevention programs under a new budget with a logged model "
+        "(no retraining): TreeSHAP picks candidate programs, the model re-scores each.",
+    )
+    parser.add_argument(
+        "--model",
+        default="rootcast-h1@champion",
+        help="registered model as NAME@ALIAS or NAME/VERSION, or a run id "
+        "(default: rootcast-h1@champion)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        required=True,
+        help="budget, in the unit of the programs' cost_per_district",
+    )
+    parser.add_argument("--max-per-district", type=int, help="programs per district")
+    parser.add_argument("--method", choices=["exact", "greedy"], help="allocation method")
+    parser.add_argument("--programs", help="program catalog TOML (default: the run's)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT / "plan",
+        help="folder for plan.csv and plan_summary.json (default: output/plan)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    return parser.parse_args(argv)
+
+
+def plan_main(argv: list[str]) -> int:
+    args = parse_plan_args(argv)
+    progress = _progress_printer(args.quiet)
+    from experiments.plan import PlanRequest, make_plan
+
+    request = PlanRequest(
+        args.model, args.budget, args.max_per_district, args.method, args.programs
+    )
+    try:
+        if not args.budget >= 0:
+            raise ValueError
+        plan = make_plan(request, args.output, progress)
+    except RootcastError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError:
+        print(f"error: --budget must be a number >= 0, not {args.budget}", file=sys.stderr)
+        return 2
+    columns = ["district_id", "program", "cost", "risk", "reduction", "drivers"]
+    print(plan[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(
+        f"\n{plan['district_id'].nunique()} districts, cost {plan['cost'].sum():g} of "
+        f"{args.budget:g}, expected risk reduction {plan['reduction'].sum():.2f} "
+        f"(sum of probabilities). Wrote {args.output / 'plan.csv'}"
+    )
+    return 0
+
+
+def _progress_printer(quiet: bool):
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        if not quiet:
+            print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return progress
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if argv and argv[0] == "plan":
+        return plan_main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     started = time.perf_counter()

@@ -145,3 +145,37 @@ def log_and_register_model(
     except MlflowException:
         client.set_registered_model_alias(registered_name, CHAMPION, version)
         return info.model_uri, version, True
+
+
+def load_model(reference: str) -> tuple[object, str]:
+    """Load a logged model by registry reference (`name@alias`, `name/version`) or run id.
+
+    Returns (the fitted scikit-learn model, the id of the run that logged it).
+    """
+    mlflow.set_tracking_uri(tracking_uri())
+    client = MlflowClient(tracking_uri())
+    try:
+        if "@" in reference:
+            name, alias = reference.split("@", 1)
+            run_id = client.get_model_version_by_alias(name, alias).run_id
+            uri = f"models:/{name}@{alias}"
+        elif "/" in reference:
+            name, version = reference.split("/", 1)
+            run_id = client.get_model_version(name, version).run_id
+            uri = f"models:/{name}/{version}"
+        else:
+            run_id, uri = reference, f"runs:/{reference}/model"
+            client.get_run(run_id)
+        return mlflow.sklearn.load_model(uri), run_id
+    except MlflowException as exc:
+        raise LookupError(f"model {reference!r} not found in {tracking_uri()}: {exc}") from None
+
+
+def load_run_config(run_id: str) -> dict:
+    """The config a run logged (config.json artifact)."""
+    mlflow.set_tracking_uri(tracking_uri())
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/config.json")
+
+
+def run_tag(run_id: str, key: str) -> str | None:
+    return MlflowClient(tracking_uri()).get_run(run_id).data.tags.get(key)

@@ -145,3 +145,23 @@ def test_cli_help_and_real_command_run_as_subprocesses(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "xgboost" in done.stdout and "oracle" in done.stdout and "SYNTHETIC" in done.stdout
     assert "fold 1/2" in done.stderr
+
+
+def test_explanations_and_plan_are_written_with_truth_checks(trained: dict) -> None:
+    out, summary = trained["out"], trained["summary"]
+    drivers = pd.read_parquet(out / "district_drivers.parquet")
+    shap_global = pd.read_csv(out / "shap_global.csv")
+    plan = pd.read_csv(out / "plan.csv")
+    assert set(shap_global["feature"]) == set(summary["features"])
+    assert {"district_id", "period", "feature", "shap_value", "domain"} <= set(drivers.columns)
+    assert plan["cost"].sum() <= summary["targeting"]["budget"] + 1e-9
+    assert -1 <= summary["truth_recovery"]["spearman"] <= 1
+    assert summary["truth_plan"]["true_reduction_oracle"] >= 0
+    assert "not proven causes" in summary["explain"]["caveat"]
+
+
+def test_forecast_has_an_interval_around_every_probability(trained: dict) -> None:
+    forecast = pd.read_csv(trained["out"] / "forecast.csv")
+    assert len(forecast) == 80
+    assert (forecast["risk_low"] <= forecast["risk_high"]).all()
+    assert forecast["probability"].is_monotonic_decreasing

@@ -1,0 +1,56 @@
+"""`train.py plan`: a new budget from a registered model, without retraining."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import SMALL_REGION
+
+import train
+
+
+@pytest.fixture
+def trained_store(tmp_path: Path) -> Path:
+    assert train.main(["--output", str(tmp_path / "run"), "-q", *SMALL_REGION]) == 0
+    return tmp_path
+
+
+def test_plan_for_a_new_budget_stays_within_it(trained_store: Path) -> None:
+    out = trained_store / "plan"
+    code = train.main(["plan", "--budget", "3.5", "--output", str(out), "-q"])
+    plan = pd.read_csv(out / "plan.csv")
+    summary = json.loads((out / "plan_summary.json").read_text())
+    assert code == 0
+    assert 0 < plan["cost"].sum() <= 3.5
+    assert plan["district_id"].is_unique
+    assert summary["budget"] == 3.5 and summary["run_id"]
+
+
+def test_plan_with_the_run_id_matches_the_champion(trained_store: Path) -> None:
+    run_id = json.loads((trained_store / "run" / "summary.json").read_text())["run_id"]
+    by_alias, by_run = trained_store / "a", trained_store / "b"
+    assert train.main(["plan", "--budget", "4", "--output", str(by_alias), "-q"]) == 0
+    assert (
+        train.main(["plan", "--model", run_id, "--budget", "4", "--output", str(by_run), "-q"]) == 0
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_csv(by_alias / "plan.csv"), pd.read_csv(by_run / "plan.csv")
+    )
+
+
+def test_plan_for_an_unknown_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    code = train.main(
+        ["plan", "--model", "nope@champion", "--budget", "5", "--output", str(tmp_path / "p")]
+    )
+    assert code == 2
+    assert "nope@champion" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+
+
+def test_plan_refuses_a_negative_budget(trained_store: Path, capsys: pytest.CaptureFixture) -> None:
+    code = train.main(["plan", "--budget", "-1", "--output", str(trained_store / "p")])
+    assert code == 2
+    assert "--budget" in capsys.readouterr().err
