@@ -16,7 +16,12 @@ from features.build import PERIOD_INDEX, TARGET
 from features.catalog import FeatureCatalog
 from features.splits import Fold
 from models import explain, targeting, truth
-from models.pipeline import PeriodCalibratedClassifier, XGBoostSettings, xgboost_pipeline
+from models.pipeline import (
+    PeriodCalibratedClassifier,
+    XGBoostSettings,
+    logistic_pipeline,
+    xgboost_pipeline,
+)
 
 
 class SharedCalibration(ClassifierMixin, BaseEstimator):
@@ -126,6 +131,14 @@ def explain_and_target(
     out.tables["shap_interactions"] = explain.shap_interactions(
         final, forecast[features].head(options.explain.interaction_rows)
     )
+    # The logistic baseline explained with the shap library, to compare across model types.
+    logistic = logistic_pipeline(features, options.model.logistic_C).fit(
+        frame.loc[labelled, features], frame.loc[labelled, TARGET].to_numpy().astype(int)
+    )
+    shap_logistic = explain.linear_shap(
+        logistic, explained[features], frame.loc[labelled, features]
+    )
+    out.tables["shap_global_logistic"] = explain.global_importance(shap_logistic, catalog)
 
     progress(
         f"stability and intervals: {len(folds)} fold refits, "
@@ -184,6 +197,11 @@ def explain_and_target(
         out.recovery = truth.driver_recovery(shap_all.reset_index(drop=True), true_terms, catalog)
         out.metrics["truth.shap_spearman"] = out.recovery["spearman"]
         out.metrics["truth.top_actionable_hit_share"] = out.recovery["top_actionable_hit_share"]
+        logistic_recovery = truth.driver_recovery(
+            shap_logistic.reset_index(drop=True), true_terms, catalog
+        )
+        out.recovery["logistic_spearman"] = logistic_recovery["spearman"]
+        out.metrics["truth.logistic_shap_spearman"] = logistic_recovery["spearman"]
         out.plan_scores = truth.score_plans(
             plan,
             forecast[features],

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import shap
 import xgboost as xgb
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from features.catalog import FeatureCatalog
@@ -56,6 +58,24 @@ def tree_shap(model, X: pd.DataFrame, tolerance: float = ADDITIVITY_TOLERANCE) -
             f"SHAP additivity broken: contributions miss the margin by up to {gap.max():.2e}"
         )
     return pd.DataFrame(contributions, index=X.index, columns=[*inputs.columns, BASE])
+
+
+def linear_shap(model: Pipeline, X: pd.DataFrame, background: pd.DataFrame) -> pd.DataFrame:
+    """SHAP values of the logistic baseline (select -> scale -> logistic) with the `shap`
+    library's LinearExplainer (interventional, against `background`), in log-odds.
+
+    Scaling is one-to-one, so each value belongs to the original column of the same name.
+    """
+    if not isinstance(model, Pipeline) or not isinstance(model.steps[-1][1], LogisticRegression):
+        raise ExplanationError(f"linear SHAP needs the logistic pipeline, got {type(model)}")
+    prepare = model[:-1]
+    names = list(model[0].get_feature_names_out())
+    masker = shap.maskers.Independent(prepare.transform(background), max_samples=200)
+    explainer = shap.LinearExplainer(model.steps[-1][1], masker)
+    values = explainer(prepare.transform(X)).values
+    frame = pd.DataFrame(values, index=X.index, columns=names)
+    frame[BASE] = float(np.ravel(explainer.expected_value)[0])
+    return frame
 
 
 def shap_interactions(model, X: pd.DataFrame, top: int = 10) -> pd.DataFrame:

@@ -135,6 +135,7 @@ def score_plans(
         random_totals.append(float(within["reduction"].sum()))
     random_mean = float(np.mean(random_totals))
     return {
+        "estimated_reduction_ours": float(plan["reduction"].sum()) if len(plan) else 0.0,
         "true_reduction_ours": ours,
         "true_reduction_oracle": oracle,
         "true_reduction_naive": naive,
