@@ -179,3 +179,65 @@ def load_run_config(run_id: str) -> dict:
 
 def run_tag(run_id: str, key: str) -> str | None:
     return MlflowClient(tracking_uri()).get_run(run_id).data.tags.get(key)
+
+
+def alias_version(name: str, alias: str) -> str | None:
+    """Version number behind `name@alias`, or None when the alias (or model) does not exist."""
+    try:
+        return str(MlflowClient(tracking_uri()).get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    MlflowClient(tracking_uri()).set_registered_model_alias(name, alias, version)
+
+
+def tag_version(name: str, version: str, tags: dict[str, str]) -> None:
+    client = MlflowClient(tracking_uri())
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, str(value))
+
+
+def tag_run(run_id: str, tags: dict[str, str]) -> None:
+    client = MlflowClient(tracking_uri())
+    for key, value in tags.items():
+        client.set_tag(run_id, key, str(value))
+
+
+def log_to_run(run_id: str, metrics: dict[str, float], files: list[Path]) -> None:
+    """Add metrics and artifact files to a finished run."""
+    client = MlflowClient(tracking_uri())
+    for key, value in metrics.items():
+        if pd.notna(value):
+            client.log_metric(run_id, key, float(value))
+    for path in files:
+        client.log_artifact(run_id, str(path))
+
+
+def download_run_results(run_id_or_model_ref: str, dest: Path) -> Path:
+    """Download the result files a training run logged (summary.json, tables, catalog,
+    geometry) into `dest`; returns `dest`. The run is a run id, or the run that logged a
+    registered model: `name@alias`, `name/version` (a `models:/` prefix is allowed).
+
+    Raises LookupError when the run or model is unknown, or the run logged no summary.json.
+    """
+    client = MlflowClient(tracking_uri())
+    reference = run_id_or_model_ref.removeprefix("models:/")
+    try:
+        if "@" in reference:
+            run_id = client.get_model_version_by_alias(*reference.split("@", 1)).run_id
+        elif "/" in reference:
+            run_id = client.get_model_version(*reference.split("/", 1)).run_id
+        else:
+            run_id = reference
+        files = [f.path for f in client.list_artifacts(run_id) if not f.is_dir]
+    except MlflowException as exc:
+        raise LookupError(f"{run_id_or_model_ref!r} not found in {tracking_uri()}: {exc}") from None
+    if "summary.json" not in files:
+        raise LookupError(f"run {run_id} logged no summary.json; is it a training run?")
+    dest.mkdir(parents=True, exist_ok=True)
+    mlflow.artifacts.download_artifacts(
+        run_id=run_id, dst_path=str(dest), tracking_uri=tracking_uri()
+    )
+    return dest

@@ -1,0 +1,208 @@
+"""Subcommands of train.py besides training: plan, retrain, rollback, synth.
+
+Each takes its argv, prints results, and turns a user's mistake into one `error:` line on
+stderr with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from features.errors import RootcastError
+
+DEFAULT_MODEL = "rootcast-h1@champion"
+
+
+def progress_printer(quiet: bool) -> Callable[[str], None]:
+    """Progress lines with elapsed seconds on stderr (nothing when quiet)."""
+    started = time.perf_counter()
+
+    def progress(message: str) -> None:
+        if not quiet:
+            print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+    return progress
+
+
+def _fail(message: object) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
+def _model_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        help="registered model as NAME@ALIAS or NAME/VERSION, or a run id "
+        f"(default: {DEFAULT_MODEL})",
+    )
+
+
+def plan_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="train.py plan",
+        description="Allocate prevention programs under a new budget with a logged model "
+        "(no retraining): TreeSHAP picks candidate programs, the model re-scores each.",
+    )
+    _model_argument(parser)
+    parser.add_argument(
+        "--budget",
+        type=float,
+        required=True,
+        help="budget, in the unit of the programs' cost_per_district",
+    )
+    parser.add_argument("--max-per-district", type=int, help="programs per district")
+    parser.add_argument("--method", choices=["exact", "greedy"], help="allocation method")
+    parser.add_argument("--programs", help="program catalog TOML (default: the run's)")
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("output/plan"),
+        help="folder for plan.csv and plan_summary.json (default: output/plan)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    if not args.budget >= 0:
+        return _fail(f"--budget must be a number >= 0, not {args.budget}")
+    from experiments.plan import PlanRequest, make_plan
+
+    request = PlanRequest(
+        args.model, args.budget, args.max_per_district, args.method, args.programs
+    )
+    try:
+        plan = make_plan(request, args.output, progress_printer(args.quiet))
+    except RootcastError as exc:
+        return _fail(exc)
+    columns = ["district_id", "program", "cost", "risk", "reduction", "drivers"]
+    print(plan[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(
+        f"\n{plan['district_id'].nunique()} districts, cost {plan['cost'].sum():g} of "
+        f"{args.budget:g}, expected risk reduction {plan['reduction'].sum():.2f} "
+        f"(sum of probabilities). Wrote {args.output / 'plan.csv'}"
+    )
+    return 0
+
+
+def retrain_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="train.py retrain",
+        description="Train a challenger on the champion's data plus new periods, compare both "
+        "on the held-out periods the champion never saw, promote only if better.",
+    )
+    parser.add_argument("--data", required=True, help="panel file with the NEW periods only")
+    _model_argument(parser)
+    parser.add_argument(
+        "--metric", default="aupr", help="roc_auc | aupr | brier | log_loss | ece (default: aupr)"
+    )
+    parser.add_argument(
+        "--margin", type=float, default=0.0, help="required improvement on the metric (default: 0)"
+    )
+    parser.add_argument("--force", action="store_true", help="promote whatever the scores")
+    parser.add_argument(
+        "--allow-new-districts",
+        action="store_true",
+        help="accept districts absent from the champion's data",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change the challenger's config",
+    )
+    parser.add_argument("--output", type=Path, default=Path("output/retrain"))
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    from experiments.retrain import RetrainRequest, retrain
+
+    request = RetrainRequest(
+        args.data,
+        args.model,
+        args.metric,
+        args.margin,
+        args.force,
+        args.allow_new_districts,
+        args.overrides,
+    )
+    try:
+        record = retrain(request, args.output, progress_printer(args.quiet))
+    except RootcastError as exc:
+        return _fail(exc)
+    h2h, metric = record["head_to_head"], record["metric"]
+    print(f"\nHead to head on {h2h['rows']} held-out rows of {', '.join(h2h['periods'])}:")
+    for who in ("champion", "challenger"):
+        scores = h2h[who]
+        print(
+            f"  {who:10s} "
+            + "  ".join(f"{k} {scores[k]:.4f}" for k in ("roc_auc", "aupr", "brier", "log_loss"))
+        )
+    print(f"Decision: {record['decision']} — {record['reason']}")
+    print(
+        f"champion was version {record['champion_version']}, challenger is version "
+        f"{record['challenger_version']} ({metric})"
+    )
+    shift = record["outcome_shift"]
+    print(
+        f"Incident rate {shift['incident_rate_reference']:.3f} -> "
+        f"{shift['incident_rate_new']:.3f}; large drift: "
+        f"{', '.join(record['large_drift']) or 'none'} (see {args.output / 'drift.csv'})"
+    )
+    return 0
+
+
+def rollback_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="train.py rollback", description="Make the 'previous' version champion again."
+    )
+    parser.add_argument(
+        "--model-name",
+        default=DEFAULT_MODEL.split("@")[0],
+        help="registered model name (default: rootcast-h1)",
+    )
+    args = parser.parse_args(argv)
+    from experiments.retrain import rollback
+
+    try:
+        demoted, restored = rollback(args.model_name)
+    except RootcastError as exc:
+        return _fail(exc)
+    print(
+        f"{args.model_name}: champion is version {restored} again "
+        f"(version {demoted} is now 'previous')"
+    )
+    return 0
+
+
+def synth_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="train.py synth",
+        description="Write the synthetic region as files: panel.csv (all but the last "
+        "--hold-out periods), new_periods.csv (those), geometry.geojson, truth.parquet.",
+    )
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--districts", type=int, default=600)
+    parser.add_argument("--periods", type=int, default=19)
+    parser.add_argument("--hold-out", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+    from experiments.synth_export import export_synthetic
+
+    try:
+        paths = export_synthetic(args.out, args.districts, args.periods, args.hold_out, args.seed)
+    except (RootcastError, ValueError) as exc:
+        return _fail(exc)
+    print("Wrote " + ", ".join(str(p) for p in paths) + " (SYNTHETIC data)")
+    return 0
+
+
+SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
+    "plan": plan_main,
+    "retrain": retrain_main,
+    "rollback": rollback_main,
+    "synth": synth_main,
+}

@@ -1,0 +1,214 @@
+"""Retrain with new periods: continuity checks, drift, champion/challenger promotion, rollback.
+
+The challenger is trained (rolling origin, logged, registered) on the model's data plus the
+new periods. Champion and challenger are then scored on the same rows: the held-out periods
+whose outcomes the champion never saw. The challenger becomes `champion` only when it is
+better by `margin` on `metric` (or with `force`); the old champion keeps alias `previous`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import brier_score_loss
+
+from experiments import tracking
+from experiments.config import ConfigError, ExperimentConfig, apply_overrides
+from experiments.data import load_inputs
+from experiments.outputs import write_csv, write_geojson, write_json, write_parquet
+from experiments.run import run_training
+from features.build import PERIOD_INDEX, TARGET, build_features
+from features.continuity import continue_panel
+from features.loaders import read_panel
+from features.schema import period_ordinal, validate_panel
+from models.drift import PSI_WARNING, feature_drift, outcome_shift
+from models.evaluate import REFERENCE_MODEL, forecast_scores
+
+CHAMPION, PREVIOUS = tracking.CHAMPION, "previous"
+LOWER_IS_BETTER = {"brier", "log_loss", "ece"}
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrainRequest:
+    new_data: str
+    model: str = "rootcast-h1@champion"
+    metric: str = "aupr"
+    margin: float = 0.0
+    force: bool = False
+    allow_new_districts: bool = False
+    overrides: list[str] = field(default_factory=list)
+
+
+def _registered_name(reference: str, config: ExperimentConfig) -> str:
+    if "@" in reference:
+        return reference.split("@", 1)[0]
+    if "/" in reference:
+        return reference.split("/", 1)[0]
+    return config.registered_model_name
+
+
+def _challenger_config(
+    base: ExperimentConfig,
+    data_dir: Path,
+    overrides: list[str],
+    has_geometry: bool,
+    catalog: str,
+    name: str,
+) -> ExperimentConfig:
+    data = apply_overrides(base.model_dump(), overrides)
+    data["data"].update(
+        panel=str(data_dir / "panel.parquet"),
+        catalog=catalog,
+        geometry=str(data_dir / "geometry.geojson") if has_geometry else "",
+        geometry_id_column="district_id",
+    )
+    data["tracking"]["registered_model"] = name
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValueError as exc:
+        raise ConfigError(f"--set: {exc}") from None
+
+
+def _head_to_head(
+    champion,
+    predictions: pd.DataFrame,
+    frame: pd.DataFrame,
+    features: list[str],
+    first_unseen: int,
+    k: int,
+) -> dict:
+    """Scores of champion and challenger on held-out rows of periods >= first_unseen."""
+    rows = predictions[predictions[PERIOD_INDEX] >= first_unseen]
+    if rows.empty:
+        raise ConfigError(
+            "no held-out period is newer than the champion's data; add at least one new period"
+        )
+    keyed = frame.set_index(["district_id", PERIOD_INDEX])
+    X = keyed.loc[pd.MultiIndex.from_frame(rows[["district_id", PERIOD_INDEX]]), features]
+    y, groups = rows[TARGET].to_numpy(), rows[PERIOD_INDEX].to_numpy()
+    reference = brier_score_loss(y.astype(int), rows[REFERENCE_MODEL].to_numpy())
+    champion_p = champion.predict_proba(X.reset_index(drop=True))[:, 1]
+    return {
+        "rows": int(len(rows)),
+        "periods": sorted(str(p) for p in rows["period"].unique()),
+        "champion": forecast_scores(y, champion_p, groups, k, reference),
+        "challenger": forecast_scores(y, rows["xgboost"].to_numpy(), groups, k, reference),
+    }
+
+
+def _decide(scores: dict, metric: str, margin: float, force: bool) -> tuple[bool, str]:
+    champion, challenger = scores["champion"][metric], scores["challenger"][metric]
+    gain = champion - challenger if metric in LOWER_IS_BETTER else challenger - champion
+    if force:
+        return True, f"forced (gain in {metric}: {gain:+.4f})"
+    if np.isfinite(gain) and gain > margin:
+        return True, f"challenger better on {metric} by {gain:+.4f} (> margin {margin})"
+    return False, f"challenger not better on {metric} by more than {margin} (gain {gain:+.4f})"
+
+
+def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dict:
+    """Check, train, compare and (maybe) promote; returns the decision record."""
+    try:
+        champion, champion_run = tracking.load_model(request.model)
+    except LookupError as exc:
+        raise ConfigError(str(exc)) from None
+    if request.metric not in {"roc_auc", "aupr", "brier", "log_loss", "ece"}:
+        raise ConfigError(f"--metric {request.metric!r}: use roc_auc, aupr, brier, log_loss or ece")
+    base = ExperimentConfig.model_validate(tracking.load_run_config(champion_run))
+    name = _registered_name(request.model, base)
+    progress("loading the champion's data and the new periods")
+    old = load_inputs(base)
+    new = validate_panel(read_panel(request.new_data), old.catalog, request.new_data)
+    combined = continue_panel(old.panel, new, request.new_data, request.allow_new_districts)
+
+    features = old.catalog.model_features
+    drift = feature_drift(old.panel, new, features)
+    outcome = outcome_shift(old.panel["incidents"], new["incidents"])
+    large = drift.loc[drift["large"], "feature"].tolist()
+    if large:
+        progress(f"WARNING: large drift (PSI > {PSI_WARNING}) in {', '.join(large)}")
+
+    data_dir = output_dir / "data"
+    write_parquet(data_dir / "panel.parquet", combined)
+    if old.geometry is not None:
+        write_geojson(data_dir / "geometry.geojson", old.geometry)
+    catalog_path = base.data.catalog or str(
+        Path(__file__).parents[1] / "features" / "catalogs" / "synthetic.toml"
+    )
+    config = _challenger_config(
+        base, data_dir, request.overrides, old.geometry is not None, catalog_path, name
+    )
+    progress(f"training the challenger on {combined['period'].nunique()} periods")
+    result = run_training(config, output_dir, progress)
+
+    frame, extended = build_features(
+        combined, old.catalog, old.adjacency, old.district_ids, config.target.horizon
+    )
+    first_unseen = int(period_ordinal(old.panel["period"]).max()) - config.target.horizon + 1
+    predictions = pd.read_parquet(output_dir / "predictions.parquet")
+    scores = _head_to_head(
+        champion,
+        predictions,
+        frame,
+        extended.model_features,
+        first_unseen,
+        config.evaluation.top_k,
+    )
+    promote, reason = _decide(scores, request.metric, request.margin, request.force)
+
+    old_version = tracking.alias_version(name, CHAMPION)
+    new_version = result.summary["model_version"]
+    record = {
+        "decision": "promoted" if promote else "kept champion",
+        "reason": reason,
+        "metric": request.metric,
+        "margin": request.margin,
+        "champion_version": old_version,
+        "challenger_version": new_version,
+        "challenger_run_id": result.summary["run_id"],
+        "head_to_head": scores,
+        "outcome_shift": outcome,
+        "large_drift": large,
+    }
+    tags = {
+        "promotion.decision": record["decision"],
+        "promotion.reason": reason,
+        "promotion.metric": request.metric,
+        "promotion.champion_score": scores["champion"][request.metric],
+        "promotion.challenger_score": scores["challenger"][request.metric],
+    }
+    tracking.tag_run(result.summary["run_id"], tags)
+    for version in filter(None, [old_version, new_version]):
+        tracking.tag_version(name, version, tags)
+    if promote and new_version:
+        if old_version:
+            tracking.set_alias(name, PREVIOUS, old_version)
+        tracking.set_alias(name, CHAMPION, new_version)
+    files = [
+        write_csv(output_dir / "drift.csv", drift),
+        write_json(output_dir / "retrain.json", record),
+    ]
+    metrics = {f"drift.{r.feature}.psi": r.psi for r in drift.itertuples()}
+    metrics.update({f"drift.{k}": v for k, v in outcome.items()})
+    tracking.log_to_run(result.summary["run_id"], metrics, files)
+    return record
+
+
+def rollback(name: str) -> tuple[str, str]:
+    """Make `previous` the champion again (and the demoted version `previous`)."""
+    current, previous = (
+        tracking.alias_version(name, CHAMPION),
+        tracking.alias_version(name, PREVIOUS),
+    )
+    if previous is None or current is None:
+        raise ConfigError(f"{name}: nothing to roll back to (no '{PREVIOUS}' alias)")
+    tracking.set_alias(name, CHAMPION, previous)
+    tracking.set_alias(name, PREVIOUS, current)
+    tracking.tag_version(name, previous, {"promotion.decision": "rolled back to"})
+    tracking.tag_version(name, current, {"promotion.decision": "rolled back from"})
+    return current, previous
