@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint format ui bench lock clean
+.PHONY: help run test report report-browser-test lint format ui bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -16,11 +16,18 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install $(PIP_FLAGS) -r requirements.lock
 	touch $(STAMP)
 
-run: $(STAMP) ## create the environment, train on the embedded synthetic region, log to MLflow
-	$(BIN)/python train.py
+run: $(STAMP) ## create the environment, train on the embedded synthetic region, log to MLflow, write the report
+	$(BIN)/python train.py --report output/report.html
 
 test: $(STAMP) ## create the environment if needed and run the test suite
 	$(BIN)/python -m pytest -q --cov=features --cov=models --cov=experiments --cov=reports --cov-report=term:skip-covered
+
+report: $(STAMP) ## HTML risk report of the last run in output/ (output/report.html)
+	$(BIN)/python -m reports --results output --out output/report.html
+
+report-browser-test: $(STAMP) ## render the report in headless Chromium (installs it from Debian packages)
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	$(BIN)/python -m pytest -q tests/test_report_browser.py
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check .

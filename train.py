@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="override a config value, e.g. model.xgboost.max_depth=5 (repeatable)",
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE.html",
+        help="also write the HTML risk report there at the end",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     return parser.parse_args(argv)
 
@@ -100,6 +106,14 @@ def train_main(argv: list[str]) -> int:
         line += " (champion)" if s["became_champion"] else ""
     print(line)
     print(f"Wrote {', '.join(str(p) for p in result.files)}")
+    if args.report:
+        from reports.risk_report import build_report
+
+        from experiments.tracking import log_to_run
+
+        path = build_report(args.output, args.report)
+        log_to_run(s["run_id"], {}, [path])
+        print(f"Report: {path.resolve()}")
     return 0
 
 

@@ -7,9 +7,11 @@ evaluated, so a user's mistake leaves no half-made run behind.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +22,19 @@ from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import ExperimentInputs, load_inputs
 from experiments.insight import explain_and_target
-from experiments.outputs import write_csv, write_geojson, write_json, write_parquet
+from experiments.outputs import (
+    write_atomically,
+    write_csv,
+    write_geojson,
+    write_json,
+    write_parquet,
+)
 from features.build import PERIOD_INDEX, TARGET, build_features
 from features.splits import rolling_origin_splits
 from models.evaluate import score_predictions
 from models.explain import CAVEAT
 from models.pipeline import MAIN_MODEL, XGBoostSettings, fit_model, model_zoo
-from models.targeting import load_programs
+from models.targeting import DEFAULT_PROGRAMS, load_programs
 from models.validate import cross_validated_predictions
 
 ORACLE = "oracle"
@@ -163,6 +171,11 @@ def run_training(
     tables["panel.parquet"] = inputs.panel  # labels, incidents and protected columns for reports
     files = _write_tables(output_dir, tables)
     files.append(write_json(output_dir / "catalog.json", catalog.model_dump()))
+    if programs is not None:  # the assumptions the plan was made under, for the report
+        source = Path(config.targeting.programs or DEFAULT_PROGRAMS)
+        files.append(
+            write_atomically(output_dir / "programs.toml", lambda tmp: shutil.copyfile(source, tmp))
+        )
     if inputs.geometry is not None:
         files.append(write_geojson(output_dir / "geometry.geojson", inputs.geometry))
 
@@ -233,6 +246,8 @@ def _summary(config, inputs, frame, folds, features, scores, found) -> dict:
         "features": features,
         "metrics": _pooled_metrics(scores),
         "forecast_period": str(frame.loc[latest, "period"].iloc[0]),
+        "evaluation": {"top_k": config.evaluation.top_k},
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     if found is not None:
         summary["explain"] = {"caveat": CAVEAT, **found.metrics}

@@ -94,16 +94,21 @@ def shap_interactions(model, X: pd.DataFrame, top: int = 10) -> pd.DataFrame:
 def drivers_long(
     shap_values: pd.DataFrame, keys: pd.DataFrame, catalog: FeatureCatalog
 ) -> pd.DataFrame:
-    """One row per (district, period, feature): shap value, domain, actionable flag."""
+    """One row per (district, period, feature): the feature's value (when `keys` holds it),
+    its SHAP value, the row's base value, domain and actionable flag."""
     features = [c for c in shap_values.columns if c != BASE]
-    wide = pd.concat(
-        [
-            keys[["district_id", "period"]].reset_index(drop=True),
-            shap_values[features].reset_index(drop=True),
-        ],
-        axis=1,
-    )
+    ids = keys[["district_id", "period"]].reset_index(drop=True)
+    wide = pd.concat([ids, shap_values[features].reset_index(drop=True)], axis=1)
     long = wide.melt(["district_id", "period"], var_name="feature", value_name="shap_value")
+    present = [f for f in features if f in keys.columns]
+    if present:
+        values = pd.concat([ids, keys[present].reset_index(drop=True)], axis=1).melt(
+            ["district_id", "period"], var_name="feature", value_name="feature_value"
+        )
+        long = long.merge(values, on=["district_id", "period", "feature"], how="left")
+    if BASE in shap_values.columns:
+        base = ids.assign(base_value=shap_values[BASE].to_numpy())
+        long = long.merge(base, on=["district_id", "period"], how="left")
     long["domain"] = long["feature"].map(lambda f: catalog.features[f].domain)
     long["actionable"] = long["feature"].map(lambda f: catalog.features[f].actionable)
     return long

@@ -18,17 +18,15 @@ def isolated_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     return uri
 
 
+# fmt: off
 SMALL_REGION = [
-    "--set",
-    "synthetic.n_districts=80",
-    "--set",
-    "synthetic.n_periods=10",
-    "--set",
-    "split.n_folds=2",
-    "--set",
-    "split.min_train_periods=4",
-    "--set",
-    "model.xgboost.n_estimators=40",
-    "--set",
-    "evaluation.top_k=8",
+    "--set", "synthetic.n_districts=80",
+    "--set", "synthetic.n_periods=10",
+    "--set", "split.n_folds=2",
+    "--set", "split.min_train_periods=4",
+    "--set", "model.xgboost.n_estimators=40",
+    "--set", "model.xgboost.n_jobs=1",  # tiny data: threads cost more than they give
+    "--set", "explain.n_bootstrap=2",
+    "--set", "evaluation.top_k=8",
 ]
+# fmt: on

@@ -29,6 +29,8 @@ SMALL = [
     "model.xgboost.n_estimators=40",
     "--set",
     "explain.enabled=false",
+    "--set",
+    "model.xgboost.n_jobs=1",
 ]
 
 

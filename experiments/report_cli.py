@@ -1,0 +1,41 @@
+"""Risk report of a logged run or a registered model, fetched from MLflow.
+
+python -m experiments.report_cli --run-id RUN_ID [--out report.html] [--pdf]
+python -m experiments.report_cli --model rootcast-h1@champion [--out report.html]
+
+Downloads the run's result files into a temporary folder and builds the same report as
+`python -m reports --results DIR`; the report itself never talks to MLflow.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+from experiments import tracking
+from reports.__main__ import report_parser, write_report
+
+DEFAULT_OUT = Path("output") / "report.html"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = report_parser("python -m experiments.report_cli")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--run-id", help="id of an MLflow training run")
+    which.add_argument(
+        "--model", help="registered model: NAME@ALIAS or NAME/VERSION, e.g. rootcast-h1@champion"
+    )
+    args = parser.parse_args(argv)
+    reference = args.run_id or args.model
+    with tempfile.TemporaryDirectory(prefix="rootcast-report-") as tmp:
+        try:
+            results = tracking.download_run_results(reference, Path(tmp))
+        except LookupError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return write_report(results, args.out or DEFAULT_OUT, args.pdf)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+"""Risk report: a results folder (what `train.py --output DIR` writes) -> one self-contained HTML.
+
+The report reads the result files only; it never refits a model. A section whose inputs are
+absent (no explanation tables, no polygons, no protected columns) is replaced by a note.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import shap
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from models.pipeline import BASELINES, MAIN_MODEL
+from reports import plots
+from reports.audit import disparity_audit
+from reports.results import Results, district_labels, load_results, period_after
+
+TOP_N = 25
+N_PROFILES = 5
+ORACLE = "oracle"
+TEMPLATES = Path(__file__).parent / "templates"
+PDF_PACKAGE = "weasyprint==70.0"
+CARD_METRICS = ["roc_auc", "aupr", "brier_skill", "recall_at_k"]
+log = logging.getLogger(__name__)
+
+
+def _header(res: Results) -> dict:
+    s = res.summary
+    horizon = s["target"]["horizon"]
+    # summary.json has no date field yet; its file time is the run's date unless copied since
+    written = s.get("created") or datetime.fromtimestamp(
+        (res.folder / "summary.json").stat().st_mtime, UTC
+    ).strftime("%Y-%m-%d %H:%M UTC")
+    return {
+        "definition": s["target"]["definition"],
+        "horizon": horizon,
+        "forecast_period": s["forecast_period"],
+        "target_period": period_after(str(s["forecast_period"]), horizon),
+        "data": s["data"],
+        "model": MAIN_MODEL,
+        "registered": s.get("registered_model") or "not registered",
+        "version": s.get("model_version") or "-",
+        "run_id": s.get("run_id", "-"),
+        "run_date": written,
+        "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "caveat": s.get("explain", {}).get("caveat", ""),
+    }
+
+
+def _previous_period(res: Results, period: str) -> str | None:
+    periods = sorted(res.panel["period"].unique()) if res.panel is not None else []
+    return periods[periods.index(period) - 1] if period in periods[1:] else None
+
+
+def _ranking(res: Results, labels: pd.DataFrame) -> dict:
+    fp = str(res.summary["forecast_period"])
+    table = res.forecast.sort_values("probability", ascending=False).head(TOP_N)
+    table = table.join(labels, on="district_id")
+    prev = _previous_period(res, fp)
+    preds = res.predictions
+    has_change = preds is not None and prev is not None and (preds["period"] == prev).any()
+    if has_change:
+        before = preds[preds["period"] == prev].set_index("district_id")[MAIN_MODEL]
+        table["change"] = table["probability"] - table["district_id"].map(before)
+    if res.panel is not None:
+        now = res.panel[res.panel["period"] == fp].set_index("district_id")["incidents"]
+        table["incidents"] = table["district_id"].map(now)
+    if res.profiles is not None:
+        table = table.merge(res.profiles[["district_id", "driver_1"]], on="district_id", how="left")
+    if res.drivers is not None:
+        table["actionable_driver"] = table["district_id"].map(_top_actionable(res, fp))
+    return {
+        "rows": table.to_dict("records"),
+        "has_change": has_change,
+        "previous_period": prev,
+        "n": len(res.forecast),
+    }
+
+
+def _top_actionable(res: Results, period: str) -> pd.Series:
+    """district_id -> the actionable feature that raises its risk most (if any does)."""
+    rows = res.drivers[
+        (res.drivers["period"] == period)
+        & res.drivers["actionable"]
+        & (res.drivers["shap_value"] > 0)
+    ]
+    return rows.sort_values("shap_value").groupby("district_id")["feature"].last()
+
+
+def _plan_programs(res: Results) -> pd.Series:
+    if res.plan is None:
+        return pd.Series(dtype=str)
+    return res.plan.groupby("district_id")["program"].agg(" + ".join)
+
+
+def _maps(res: Results) -> dict:
+    geo = res.geometry.merge(
+        res.forecast[["district_id", "probability"]], on="district_id", how="left"
+    )
+    out = {"risk": plots.risk_map(geo, "probability"), "plan": None}
+    if res.plan is not None:
+        out["plan"] = plots.plan_map(
+            geo.assign(program=geo["district_id"].map(_plan_programs(res)))
+        )
+    return out
+
+
+def _describe(res: Results, feature: str) -> str:
+    spec = res.catalog.get(feature, {})
+    unit = spec.get("unit", "")
+    return f"{spec.get('description', '')}{f' ({unit})' if unit else ''}".strip()
+
+
+def _explanation(res: Results, period: str) -> tuple[shap.Explanation, list[str]] | None:
+    """SHAP values of the forecast period as a shap.Explanation (with feature values where
+    known) and the district id of each of its rows."""
+    rows = res.drivers[res.drivers["period"] == period]
+    if rows.empty:
+        return None
+    wide = rows.pivot(index="district_id", columns="feature", values="shap_value")
+    if "feature_value" in rows.columns:
+        data = rows.pivot(index="district_id", columns="feature", values="feature_value")
+    elif res.values is not None:
+        data = res.values[res.values["period"] == period].set_index("district_id")
+    else:
+        data = pd.DataFrame(index=wide.index)
+    data = data.reindex(index=wide.index, columns=wide.columns).astype(float)
+    explanation = shap.Explanation(
+        values=wide.to_numpy(dtype=float), data=data.to_numpy(), feature_names=list(wide.columns)
+    )
+    return explanation, list(wide.index)
+
+
+def _history(res: Results, district: str, fp: str) -> str | None:
+    if res.panel is None:
+        return None
+    history = res.panel[res.panel["district_id"] == district][["period", "incidents"]]
+    frames = []
+    if res.predictions is not None:
+        held = res.predictions[res.predictions["district_id"] == district]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "period": held["period"],
+                    "probability": held[MAIN_MODEL],
+                    "low": np.nan,
+                    "high": np.nan,
+                    "kind": "held-out",
+                }
+            )
+        )
+    row = res.forecast[res.forecast["district_id"] == district].iloc[0]
+    frames.append(
+        pd.DataFrame(
+            {
+                "period": [fp],
+                "probability": [row["probability"]],
+                "low": [row.get("risk_low", np.nan)],
+                "high": [row.get("risk_high", np.nan)],
+                "kind": ["forecast"],
+            }
+        )
+    )
+    return plots.district_history(history, pd.concat(frames), "incidents and forecasts")
+
+
+def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
+    """The highest-risk districts: waterfall, domain breakdown, history, planned program."""
+    fp = str(res.summary["forecast_period"])
+    if res.profiles is not None:
+        top = res.profiles.sort_values("risk", ascending=False).head(N_PROFILES)
+    else:
+        top = res.forecast.sort_values("probability", ascending=False).head(N_PROFILES)
+    explanation, ids = explained if explained is not None else (None, [])
+    names = list(explanation.feature_names) if explanation is not None else []
+    programs = _plan_programs(res)
+    out = []
+    for row in top.to_dict("records"):
+        d = row["district_id"]
+        entry = {"id": d, **labels.loc[d].to_dict(), "row": row, "history": _history(res, d, fp)}
+        entry["forecast"] = res.forecast.set_index("district_id").loc[d].to_dict()
+        entry["program"] = programs.get(d)
+        if d in ids:
+            i = ids.index(d)
+            values = pd.Series(explanation.values[i], index=names)
+            data = dict(zip(names, explanation.data[i], strict=True))
+            text = {f: f"{f} = {data[f]:.3g}" if np.isfinite(data[f]) else f for f in names}
+            entry["waterfall"] = plots.driver_waterfall(values, text, f"drivers of {d}")
+            domains = {k.removeprefix("domain:"): v for k, v in row.items() if "domain:" in k}
+            scale = max([abs(v) for v in domains.values()] + [1e-9])
+            entry["domains"] = [
+                {"domain": k, "value": v, "width": round(45 * abs(v) / scale, 1)}
+                for k, v in sorted(domains.items(), key=lambda kv: -kv[1])
+            ]
+        out.append(entry)
+    return out
+
+
+def _plan(res: Results, labels: pd.DataFrame) -> dict:
+    plan = res.plan.join(labels, on="district_id")
+    s = res.summary
+    catalog_name, programs = res.programs
+    assumptions = [
+        {
+            "name": name,
+            "description": spec.get("description", ""),
+            "moves": ", ".join(
+                [f"{f} {v:+g}" for f, v in spec.get("shift", {}).items()]
+                + [f"{f} ×{v:g}" for f, v in spec.get("scale", {}).items()]
+            ),
+            "cost": spec.get("cost_per_district"),
+            "min_risk": spec.get("min_risk", 0.0),
+        }
+        for name, spec in programs.items()
+    ]
+    totals = {
+        "districts": plan["district_id"].nunique(),
+        "cost": plan["cost"].sum(),
+        "reduction": plan["reduction"].sum(),
+        "low": plan["reduction_low"].sum(),
+        "high": plan["reduction_high"].sum(),
+        "by_program": plan.groupby("program")["cost"]
+        .agg(["size", "sum"])
+        .reset_index()
+        .to_dict("records"),
+    }
+    return {
+        "rows": plan.sort_values("reduction", ascending=False).to_dict("records"),
+        "totals": totals,
+        "targeting": s.get("targeting", {}),
+        "assumptions": assumptions,
+        "catalog_name": catalog_name,
+        "truth": s.get("truth_plan"),
+    }
+
+
+def _model_card(res: Results) -> dict:
+    s = res.summary
+    metrics = s["metrics"]
+    order = [m for m in [*BASELINES, MAIN_MODEL, ORACLE] if m in metrics]
+    order += [m for m in metrics if m not in order]
+    card = {
+        "metrics": {m: metrics[m] for m in order},
+        "metric_names": list(next(iter(metrics.values()))) if metrics else [],
+        "bars": plots.metric_bars({m: metrics[m] for m in order}, CARD_METRICS, MAIN_MODEL),
+        "folds": s.get("folds", []),
+        "top_k": s.get("evaluation", {}).get("top_k"),
+        "reliability": None,
+        "per_fold": None,
+        "stability": None,
+        "features": [
+            {"name": k, **v, "used": not v.get("protected")} for k, v in res.catalog.items()
+        ],
+        "recovery": s.get("truth_recovery"),
+        "explain": {k: v for k, v in s.get("explain", {}).items() if k != "caveat"},
+    }
+    if res.predictions is not None:
+        models = [m for m in order if m in res.predictions.columns]
+        card["reliability"] = plots.reliability_diagram(res.predictions, models, MAIN_MODEL)
+    if res.metrics is not None:
+        card["per_fold"] = res.metrics[res.metrics["model"] == MAIN_MODEL].to_dict("records")
+    if res.stability is not None:
+        card["stability"] = res.stability.to_dict("records")
+    return card
+
+
+def _limitations(res: Results, card: dict) -> list[str]:
+    s = res.summary
+    notes = [
+        f"Skill is measured on {len(card['folds'])} held-out periods only (rolling origin); "
+        "a shift in the conflict (new actors, new reporting) can make the past a poor guide.",
+        "Incident data counts what was reported: districts with less media or monitoring "
+        "coverage may look safer than they are, and the model learns that bias.",
+        "Intervals come from a small bootstrap ensemble; they show model uncertainty, not all "
+        "uncertainty.",
+        "Program effects and costs are assumptions, not measured impacts; plan reductions are "
+        "model counterfactuals resting on associations, not causal estimates.",
+    ]
+    unstable = [r["feature"] for r in card["stability"] or [] if r["unstable"]]
+    if unstable:
+        notes.append(
+            f"{len(unstable)} drivers are unstable across refits ({', '.join(unstable)})"
+            "; do not read much into their rank."
+        )
+    if s["data"].get("synthetic"):
+        notes.append("The data is SYNTHETIC: nothing here describes a real place.")
+    return notes
+
+
+def _notes(res: Results) -> dict[str, str]:
+    """Why a section is missing, keyed by section ("" when it is there)."""
+    notes = dict.fromkeys(("map", "drivers", "plan", "audit", "calibration"), "")
+    if res.geometry is None:
+        notes["map"] = "No district polygons in the results (geometry.geojson): no map."
+    if res.drivers is None or res.profiles is None:
+        notes["drivers"] = (
+            "No SHAP tables in the results (explain disabled): drivers, waterfalls and "
+            "stability are omitted."
+        )
+    if res.plan is None:
+        notes["plan"] = "No plan.csv in the results (explain/targeting disabled): no plan."
+    if _disparity_columns_missing(res):
+        notes["audit"] = (
+            "No protected columns (catalog `protected = true`) in panel.parquet: the disparity "
+            "audit is omitted. Add ethnic, religious or linguistic composition to audit it."
+        )
+    if res.predictions is None:
+        notes["calibration"] = "No predictions.parquet: reliability diagram omitted."
+    return notes
+
+
+def _disparity_columns_missing(res: Results) -> bool:
+    protected = [f for f, spec in res.catalog.items() if spec.get("protected")]
+    return res.panel is None or not any(c in res.panel.columns for c in protected)
+
+
+def _environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined
+    )
+    env.filters["p"] = lambda v, d=2: "–" if v is None or pd.isna(v) else f"{v:.{d}f}"
+    env.filters["g"] = lambda v: "–" if v is None or pd.isna(v) else f"{v:.3g}"
+    env.filters["prob"] = lambda v: "–" if v is None or pd.isna(v) else f"{100 * v:.1f}%"
+    env.filters["pp"] = lambda v: "–" if v is None or pd.isna(v) else f"{100 * v:+.1f} pp"
+    env.filters["pct"] = lambda v: "–" if v is None or pd.isna(v) else f"{v:.0%}"
+    return env
+
+
+def render_report(res: Results) -> str:
+    """The report's HTML for loaded results."""
+    labels = district_labels(res)
+    fp = str(res.summary["forecast_period"])
+    explained = _explanation(res, fp) if res.drivers is not None else None
+    explanation = explained[0] if explained is not None else None
+    card = _model_card(res)
+    context = {
+        "h": _header(res),
+        "notes": _notes(res),
+        "ranking": _ranking(res, labels),
+        "maps": _maps(res) if res.geometry is not None else None,
+        "profiles": _profiles(res, labels, explained),
+        "plan": _plan(res, labels) if res.plan is not None else None,
+        "card": card,
+        "limitations": _limitations(res, card),
+        "audit": disparity_audit(res),
+        "beeswarm": plots.shap_beeswarm(explanation) if explanation is not None else None,
+        "shap_bar": plots.shap_bar(explanation) if explanation is not None else None,
+        "domains": None if res.shap_domains is None else res.shap_domains.to_dict("records"),
+        "interactions": None if res.interactions is None else res.interactions.to_dict("records"),
+        "describe": lambda f: _describe(res, f),
+        "top_n": TOP_N,
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def pdf_available() -> bool:
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):  # OSError: the package is there but its system libs are not
+        return False
+    return True
+
+
+def build_report(results_dir: Path, out_path: Path, pdf: bool = False) -> Path:
+    """Write the HTML report of `results_dir` to `out_path` (and `out_path` .pdf when `pdf`
+    and weasyprint is installed; otherwise a warning says so). Returns `out_path`."""
+    html = render_report(load_results(Path(results_dir)))
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(html, encoding="utf-8")
+    if pdf:
+        if pdf_available():
+            import weasyprint
+
+            weasyprint.HTML(string=html, base_url=str(out_path.parent)).write_pdf(
+                out_path.with_suffix(".pdf")
+            )
+        else:
+            log.warning("PDF skipped: weasyprint is not installed (pip install %s)", PDF_PACKAGE)
+    return out_path

@@ -1,0 +1,237 @@
+"""Risk reports built from a small real training run: sections, escaping, offline, notes, CLIs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tomllib
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import SMALL_REGION
+
+import train
+from experiments import report_cli
+from models.targeting import DEFAULT_PROGRAMS
+from reports.__main__ import main as reports_main
+from reports.risk_report import build_report, pdf_available
+
+HOSTILE = "<script>alert(1)</script>"
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+SECTIONS = ["use", "ranking", "map", "profiles", "drivers", "plan", "card", "audit"]
+EXPLAIN_FILES = [
+    "district_profiles.csv",
+    "district_drivers.parquet",
+    "shap_global.csv",
+    "shap_domains.csv",
+    "shap_stability.csv",
+    "shap_interactions.csv",
+    "plan.csv",
+]
+# one xgboost thread: on a busy 2-core machine two threads per fit run ten times slower
+FAST = ["--set", "model.xgboost.n_jobs=1", "--set", "explain.n_bootstrap=2"]
+REFITS = [
+    "xgboost.train",
+    "xgboost.XGBClassifier.fit",
+    "sklearn.pipeline.Pipeline.fit",
+    "sklearn.linear_model.LogisticRegression.fit",
+    "sklearn.isotonic.IsotonicRegression.fit",
+]
+_RUN: dict = {}
+
+
+def refuse(*args, **kwargs):
+    raise AssertionError("building a report must not fit a model")
+
+
+def trained_run(factory: pytest.TempPathFactory) -> dict:
+    """One small training run and its report, made once per test session (the browser tests
+    reuse it). The report is built with every model's `fit` disabled: reports never refit."""
+    if _RUN:
+        return _RUN
+    base = factory.mktemp("report-run")
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    old = os.environ.get("MLFLOW_TRACKING_URI")
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    try:
+        assert train.main(["--output", str(base / "out"), "-q", *SMALL_REGION, *FAST]) == 0
+    finally:
+        if old is None:
+            os.environ.pop("MLFLOW_TRACKING_URI")
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = old
+    with pytest.MonkeyPatch.context() as patch:
+        for target in REFITS:
+            patch.setattr(target, refuse)
+        html = build_report(base / "out", base / "report.html")
+    summary = json.loads((base / "out" / "summary.json").read_text())
+    _RUN.update(out=base / "out", uri=uri, summary=summary, html=html, text=html.read_text())
+    return _RUN
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    return trained_run(tmp_path_factory)
+
+
+def copy_results(run: dict, dest: Path) -> Path:
+    return Path(shutil.copytree(run["out"], dest / "results"))
+
+
+def section(text: str, name: str) -> str:
+    """The HTML of one <section id=name>."""
+    match = re.search(rf'<section id="{name}">(.*?)</section>', text, re.S)
+    assert match, f"no section {name}"
+    return match.group(1)
+
+
+def test_report_has_every_section(run: dict) -> None:
+    missing = [s for s in SECTIONS if f'<section id="{s}">' not in run["text"]]
+    assert missing == []
+
+
+def test_header_names_forecast_data_model_and_run(run: dict) -> None:
+    s, text = run["summary"], run["text"]
+    expected = [s["run_id"], s["data"]["fingerprint"], s["forecast_period"], s["registered_model"]]
+    assert [e for e in expected if e not in text] == []
+
+
+def test_synthetic_data_gets_a_banner(run: dict) -> None:
+    assert 'id="synthetic-banner"' in run["text"]
+
+
+def test_intended_use_rules_out_security_operations_and_causal_reading(run: dict) -> None:
+    use = section(run["text"], "use")
+    assert "Not for security" in use and "association, not cause" in use
+
+
+def test_ranking_lists_top_districts_by_probability(run: dict) -> None:
+    ranking = section(run["text"], "ranking")
+    forecast = pd.read_csv(run["out"] / "forecast.csv").sort_values("probability")
+    assert ranking.count("<tr>") - 1 == min(25, len(forecast))
+    assert forecast["district_id"].iloc[-1] in ranking
+    assert forecast["district_id"].iloc[0] not in ranking
+
+
+def test_ranking_shows_change_since_the_previous_period(run: dict) -> None:
+    assert '<th class="num">Change</th>' in section(run["text"], "ranking")
+
+
+def test_maps_are_inline_images(run: dict) -> None:
+    assert section(run["text"], "map").count('src="data:image/png;base64,') == 2
+
+
+def test_profiles_show_waterfall_domains_and_history_of_top_districts(run: dict) -> None:
+    profiles = section(run["text"], "profiles")
+    assert profiles.count('class="profile"') == 5
+    assert profiles.count("Waterfall of drivers") == 5
+    assert profiles.count("Incident and forecast history") == 5
+
+
+def test_plan_states_program_assumptions_and_totals(run: dict) -> None:
+    plan = section(run["text"], "plan")
+    programs = tomllib.loads(DEFAULT_PROGRAMS.read_text())["programs"]
+    assert "assumed, not measured" in plan
+    assert [p for p in programs if p not in plan] == []
+    assert f"{len(pd.read_csv(run['out'] / 'plan.csv').district_id.unique())} districts" in plan
+
+
+def test_model_card_compares_every_model_with_baselines_and_oracle(run: dict) -> None:
+    card = section(run["text"], "card")
+    assert [m for m in run["summary"]["metrics"] if f"<td>{m} (" not in card] == []
+    assert "Reliability diagram" in card and "Truth recovery" in card
+
+
+def test_model_card_flags_unstable_drivers(run: dict) -> None:
+    stability = pd.read_csv(run["out"] / "shap_stability.csv")
+    table = section(run["text"], "card").split('id="stability-table"')[1].split("</table>")[0]
+    assert table.count(">unstable<") == int(stability["unstable"].sum())
+
+
+def test_disparity_audit_compares_quintiles_of_protected_share(run: dict) -> None:
+    audit = section(run["text"], "audit")
+    assert "minority_share" in audit
+    assert all(f"<td>Q{i}</td>" in audit for i in range(1, 6))
+
+
+def test_report_references_no_external_resource(run: dict) -> None:
+    text = run["text"]
+    assert re.findall(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", text, re.I) == []
+    assert re.findall(r"url\(\s*['\"]?\s*(?:https?:)?//|@import|<link|<script", text, re.I) == []
+    assert all(src.startswith("data:image/") for src in re.findall(r'src="([^"]*)"', text))
+
+
+def test_hostile_names_and_descriptions_are_escaped(run: dict, tmp_path: Path) -> None:
+    results = copy_results(run, tmp_path)
+    panel = pd.read_parquet(results / "panel.parquet")
+    panel["district_name"] = HOSTILE
+    panel.to_parquet(results / "panel.parquet", index=False)
+    catalog = json.loads((results / "catalog.json").read_text())
+    for spec in catalog["features"].values():
+        spec["description"] = f'{HOSTILE}" onmouseover="alert(2)'
+    (results / "catalog.json").write_text(json.dumps(catalog))
+    text = build_report(results, tmp_path / "report.html").read_text()
+    assert HOSTILE not in text and 'onmouseover="' not in text
+    assert ESCAPED in section(text, "ranking") and ESCAPED in section(text, "card")
+
+
+def test_results_without_geometry_or_protected_columns_build_with_notes(
+    run: dict, tmp_path: Path
+) -> None:
+    results = copy_results(run, tmp_path)
+    (results / "geometry.geojson").unlink()
+    panel = pd.read_parquet(results / "panel.parquet")
+    panel.drop(columns="minority_share").to_parquet(results / "panel.parquet", index=False)
+    text = build_report(results, tmp_path / "report.html").read_text()
+    assert 'id="note-map"' in text and 'id="note-audit"' in text
+
+
+def test_results_without_explanation_files_build_with_notes(run: dict, tmp_path: Path) -> None:
+    results = copy_results(run, tmp_path)
+    for name in EXPLAIN_FILES:
+        (results / name).unlink()
+    text = build_report(results, tmp_path / "report.html").read_text()
+    assert 'id="note-drivers"' in text and 'id="note-plan"' in text
+
+
+def test_report_cli_fetches_a_run_from_mlflow(
+    run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", run["uri"])
+    out = tmp_path / "report.html"
+    assert report_cli.main(["--run-id", run["summary"]["run_id"], "--out", str(out)]) == 0
+    assert run["summary"]["run_id"] in out.read_text()
+
+
+def test_report_cli_unknown_run_is_a_user_error(
+    run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", run["uri"])
+    assert report_cli.main(["--run-id", "0" * 32, "--out", str(tmp_path / "r.html")]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_results_folder_without_summary_is_a_user_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    assert reports_main(["--results", str(tmp_path)]) == 2
+    assert "summary.json" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not pdf_available(), reason="weasyprint not installed")
+def test_pdf_export_writes_a_pdf(run: dict, tmp_path: Path) -> None:
+    html = build_report(run["out"], tmp_path / "report.html", pdf=True)
+    assert html.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+
+
+@pytest.mark.skipif(pdf_available(), reason="weasyprint is installed")
+def test_pdf_request_without_weasyprint_writes_html_and_says_so(
+    run: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "report.html"
+    assert reports_main(["--results", str(run["out"]), "--out", str(out), "--pdf"]) == 0
+    assert out.exists() and not out.with_suffix(".pdf").exists()
+    assert "PDF skipped: weasyprint is not installed" in capsys.readouterr().out
