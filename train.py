@@ -107,9 +107,8 @@ def train_main(argv: list[str]) -> int:
     print(line)
     print(f"Wrote {', '.join(str(p) for p in result.files)}")
     if args.report:
-        from reports.risk_report import build_report
-
         from experiments.tracking import log_to_run
+        from reports.risk_report import build_report
 
         path = build_report(args.output, args.report)
         log_to_run(s["run_id"], {}, [path])

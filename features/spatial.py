@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -28,7 +30,10 @@ def queen_adjacency(
         )
     shapes = geo.geometry.reindex(district_ids)
     if tolerance > 0:
-        shapes = shapes.buffer(tolerance)
+        with warnings.catch_warnings():
+            # the tolerance is in the geometry's own units (degrees for lon/lat), by contract
+            warnings.filterwarnings("ignore", "Geometry is in a geographic CRS", UserWarning)
+            shapes = shapes.buffer(tolerance)
     left, right = shapes.sindex.query(shapes.values, predicate="intersects")
     keep = left != right
     n = len(district_ids)
