@@ -8,7 +8,9 @@ OCHA ADM2 polygons, counted per district and period. Covariates: district area; 
 (static, measured AFTER most outcomes); SHDI by province and WGI / WDI / V-Dem by country,
 each lagged one period. The panel is validated against the data contract and written with
 `districts.geojson`, `catalog.toml` (the shipped catalog cut to the panel's columns),
-`protected.csv` (audit-only census shares, never in the panel) and `build_report.json`.
+`protected.csv` and `build_report.json`. The census religion, mother-tongue and Afghan-national
+shares are PROTECTED columns of the panel (catalog `protected = true`: disparity audit only,
+never model inputs; NaN for AJK/GB districts without census rows), also kept in protected.csv.
 Data is read in place; nothing is copied into the repository.
 """
 
@@ -177,6 +179,7 @@ def build_panel(settings: BuildSettings) -> PanelBuild:
     if settings.census:
         panel = panel.merge(features, left_on="district_id", right_index=True, how="left")
     panel = panel.merge(_time_varying(settings, districts, periods), on=["district_id", "period"])
+    panel = panel.merge(protected.round(6), left_on="district_id", right_index=True, how="left")
     shipped = load_catalog(CATALOG)
     covariates = [c for c in panel.columns if c in shipped.features]
     undeclared = [c for c in panel.columns if c not in set(shipped.features) | NOT_COVARIATES]
@@ -188,12 +191,17 @@ def build_panel(settings: BuildSettings) -> PanelBuild:
     protected = labels.drop(columns="country").merge(
         protected.round(6), left_on="district_id", right_index=True
     )
-    report = _report(settings, loaded, selection, panel, excluded, census_report, events_path)
+    report = _report(
+        settings, loaded, selection, panel, excluded, census_report, events_path, catalog
+    )
     return PanelBuild(panel, districts, catalog, protected, report)
 
 
-def _report(settings, loaded, selection, panel, excluded, census_report, events_path) -> dict:
+def _report(
+    settings, loaded, selection, panel, excluded, census_report, events_path, catalog
+) -> dict:
     active = panel["incidents"] > 0
+    protected = set(catalog.protected_features)
     kept = selection.kept
     return {
         "settings": {
@@ -225,7 +233,8 @@ def _report(settings, loaded, selection, panel, excluded, census_report, events_
             "active_district_periods": int(active.sum()),
             "positive_rate": round(float(active.mean()), 4),
             "districts_ever_active": int(panel.loc[active, "district_id"].nunique()),
-            "covariates": [c for c in panel.columns if c not in NOT_COVARIATES],
+            "covariates": [c for c in panel.columns if c not in NOT_COVARIATES | protected],
+            "protected": [c for c in panel.columns if c in protected],
         },
         "polygons_without_id_excluded": excluded,
         "census": census_report,
@@ -264,7 +273,6 @@ def train_command(out: Path) -> str:
         "--catalog", str(out / "catalog.toml"),
         "--geometry", str(out / "districts.geojson"),
         "--output", str(out / "train"),
-        "--set", "explain.enabled=false",
     ]  # fmt: skip
     return shlex.join(args)
 
@@ -276,7 +284,8 @@ def summary_text(build: PanelBuild, files: list[Path], out: Path) -> str:
     return "\n".join(
         [
             f"Pakistan panel: {pn['districts']} districts x {pn['n_periods']} periods "
-            f"({pn['periods'][0]} to {pn['periods'][1]}), {len(pn['covariates'])} covariates",
+            f"({pn['periods'][0]} to {pn['periods'][1]}), {len(pn['covariates'])} covariates "
+            f"+ {len(pn['protected'])} protected (audit only)",
             f"events: read {ev['read']}, kept {ev['kept']}; dropped: {dropped}",
             f"district-periods with >= 1 incident: {pn['active_district_periods']} of {pn['rows']} "
             f"({pn['positive_rate']:.1%}); districts ever active: {pn['districts_ever_active']}",

@@ -104,7 +104,12 @@ def _check_columns(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) ->
 
 
 def _pandera_schema(catalog: FeatureCatalog, present: list[str]) -> pa.DataFrameSchema:
+    """Model features: finite, no NaN. Protected columns (audit only, never model inputs) may
+    be missing (NaN, e.g. districts without census rows) but never infinite."""
     finite = pa.Check(lambda s: np.isfinite(s), error="must be finite (no NaN or inf)")
+    not_infinite = pa.Check(
+        lambda s: ~np.isinf(s), error="must not be infinite (NaN is allowed: protected)"
+    )
     columns = {
         "district_id": pa.Column(str, nullable=False),
         OUTCOME: pa.Column(
@@ -114,8 +119,11 @@ def _pandera_schema(catalog: FeatureCatalog, present: list[str]) -> pa.DataFrame
             coerce=False,
         ),
     }
-    for name in catalog.features:
-        columns[name] = pa.Column(float, finite, nullable=False, coerce=True)
+    for name, spec in catalog.features.items():
+        if spec.protected:
+            columns[name] = pa.Column(float, not_infinite, nullable=True, coerce=True)
+        else:
+            columns[name] = pa.Column(float, finite, nullable=False, coerce=True)
     for name in LABELS:
         if name in present:
             columns[name] = pa.Column(str, nullable=True, coerce=True)
@@ -197,6 +205,7 @@ def validate_panel(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) ->
     Raises DataContractError naming `source`, the column and example rows on: person-level
     columns, missing or undeclared columns, missing or duplicate keys, bad periods, gaps in a
     district's periods, non-integer or negative incidents, non-numeric or non-finite features.
+    Protected columns (catalog `protected = true`) may hold NaN; they must not be infinite.
     """
     panel = panel.reset_index(drop=True)
     _check_columns(panel, catalog, source)

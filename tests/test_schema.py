@@ -293,3 +293,50 @@ def test_load_catalog_names_the_file_of_an_invalid_entry(tmp_path: Path):
     with pytest.raises(CatalogError) as info:
         load_catalog(path)
     assert str(path) in str(info.value)
+
+
+# --- protected columns may be missing -----------------------------------------------------------
+
+
+def test_protected_column_may_hold_nan_and_keeps_it(panel, catalog):
+    panel.loc[[1, 4], "minority_share"] = np.nan  # e.g. districts without census rows
+    clean = validate_panel(panel, catalog, SOURCE)
+    missing = clean.loc[clean["minority_share"].isna(), ["district_id", "period"]]
+    assert missing.values.tolist() == [["D1", 2011], ["D2", 2010]]
+    assert clean["minority_share"].dtype == np.float64
+
+
+def test_protected_column_may_be_entirely_missing(panel, catalog):
+    panel["minority_share"] = None
+    clean = validate_panel(panel, catalog, SOURCE)
+    assert clean["minority_share"].isna().all() and clean["minority_share"].dtype == np.float64
+
+
+def test_protected_column_still_refuses_infinity(panel, catalog):
+    panel.loc[3, "minority_share"] = -np.inf
+    message = refusal(panel, catalog)
+    assert_names(message, SOURCE, "'minority_share'", "row 3 (D1, 2010)")
+
+
+def test_protected_column_still_refuses_text(panel, catalog):
+    panel["minority_share"] = panel["minority_share"].astype(object)
+    panel.loc[0, "minority_share"] = "many"
+    message = refusal(panel, catalog)
+    assert_names(message, SOURCE, "'minority_share'", "numeric", "row 0 (D2, 2012)")
+
+
+def test_model_features_stay_strict_beside_a_missing_protected_value(panel, catalog):
+    panel.loc[1, "minority_share"] = np.nan
+    panel.loc[3, "poverty"] = np.nan
+    message = refusal(panel, catalog)
+    assert_names(message, SOURCE, "'poverty'", "row 3 (D1, 2010)")
+    assert "minority_share" not in message
+
+
+def test_missing_protected_values_never_reach_model_features(panel, catalog):
+    from features.build import build_features
+
+    panel.loc[[0, 5], "minority_share"] = np.nan
+    frame, extended = build_features(validate_panel(panel, catalog, SOURCE), catalog)
+    assert "minority_share" not in extended.model_features
+    assert np.isfinite(frame[extended.model_features].to_numpy()).all()
