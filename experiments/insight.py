@@ -169,8 +169,8 @@ def explain_and_target(
     risk = np.vstack([m.predict_proba(forecast[features])[:, 1] for m in ensemble])
     profiles = explain.district_profiles(shap_forecast, forecast, catalog)
     profiles.insert(2, "risk", risk[0])
-    profiles.insert(3, "risk_low", np.quantile(risk, 0.05, axis=0))
-    profiles.insert(4, "risk_high", np.quantile(risk, 0.95, axis=0))
+    profiles.insert(3, "risk_low", np.quantile(risk, 0.05, axis=0, method="inverted_cdf"))
+    profiles.insert(4, "risk_high", np.quantile(risk, 0.95, axis=0, method="inverted_cdf"))
     profiles["top_driver_agreement"] = _top_driver_agreement(shap_forecast, refit_shap, 3)
     out.tables["district_profiles"] = profiles.sort_values("risk", ascending=False)
     out.members = ensemble

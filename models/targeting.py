@@ -113,7 +113,8 @@ def program_benefits(
     """Expected risk reduction of every candidate (district, program).
 
     `models[0]` is the model whose forecast is used; the others (refits with other seeds or
-    samples) give the interval. A program is a candidate where its features' SHAP values sum
+    samples) give the interval: empirical quantiles of all models' reductions (with fewer
+    than 1 / interval[0] models, their minimum and maximum), so it always holds the estimate. A program is a candidate where its features' SHAP values sum
     to > 0 (they push risk up) and the district's risk is at least its `min_risk`.
     Returns district_id, period, program, cost, risk, risk_after, reduction,
     reduction_low, reduction_high, drivers (the motivating features with their SHAP).
@@ -137,8 +138,8 @@ def program_benefits(
                 risk=before[0],
                 risk_after=after[0],
                 reduction=reduction[0],
-                reduction_low=np.quantile(reduction, interval[0], axis=0),
-                reduction_high=np.quantile(reduction, interval[1], axis=0),
+                reduction_low=np.quantile(reduction, interval[0], axis=0, method="inverted_cdf"),
+                reduction_high=np.quantile(reduction, interval[1], axis=0, method="inverted_cdf"),
                 drivers=drivers.to_numpy(),
             )
         )

@@ -406,3 +406,17 @@ def test_exact_allocation_succeeds_when_budget_is_just_below_a_reachable_total()
     )
     plan = allocate(rows, budget=20.0 - 1e-5, method="exact")
     assert plan["district_id"].tolist() == ["d1"]
+
+
+def test_benefit_interval_always_holds_the_main_models_estimate() -> None:
+    rng = np.random.default_rng(5)
+    X = pd.DataFrame({"a": rng.random(40), "b": rng.random(40)})
+    keys = pd.DataFrame({"district_id": [f"d{i}" for i in range(40)], "period": 2020})
+    # the main model (first) has the strongest effect: an extreme of the ensemble
+    models = [LinearRisk({"a": w, "b": 0.5}) for w in (3.0, 0.2, 1.0, 0.7, 1.9, 0.1)]
+    shap = pd.DataFrame({"a": np.ones(40), "b": np.ones(40)})
+    programs = ProgramCatalog(programs={"p": ProgramSpec(shift={"a": -0.3}, cost_per_district=1)})
+    bounds = X.agg(["min", "max"])
+    out = program_benefits(models, X, keys, shap, programs, bounds)
+    assert (out["reduction_low"] <= out["reduction"]).all()
+    assert (out["reduction"] <= out["reduction_high"]).all()
