@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 
 .DEFAULT_GOAL := help
-.PHONY: help run test report report-browser-test lint format ui bench lock clean
+.PHONY: help run test report report-browser-test lint format ui server bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -39,6 +39,12 @@ format: $(STAMP) ## apply ruff formatting and safe fixes
 
 ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 for the project's store
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
+
+SERVER_PORT ?= 5001
+server: $(STAMP) ## MLflow tracking server on http://127.0.0.1:5001 (SERVER_PORT=...): SQLite mlflow-server.db, artifacts in mlartifacts/
+	$(BIN)/mlflow server --backend-store-uri sqlite:///$(CURDIR)/mlflow-server.db \
+	  --artifacts-destination $(CURDIR)/mlartifacts --serve-artifacts \
+	  --host 127.0.0.1 --port $(SERVER_PORT)
 
 bench: $(STAMP) ## timing benchmarks (figures go into the README)
 	$(BIN)/python benchmarks/bench_training.py

@@ -62,6 +62,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="FILE.html",
         help="also write the HTML risk report there at the end",
     )
+    parser.add_argument(
+        "--search",
+        type=int,
+        metavar="N",
+        help="first run N Optuna trials of the xgboost hyper-parameters on the rolling-origin "
+        "folds (nested MLflow runs under one parent), then train with the best",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     return parser.parse_args(argv)
 
@@ -89,7 +96,15 @@ def train_main(argv: list[str]) -> int:
 
     try:
         config = load_config(args.config, _overrides(args))
-        result = run_training(config, args.output, progress_printer(args.quiet))
+        if args.search is not None:
+            from experiments.search import search_summary, train_with_search
+
+            result, found = train_with_search(
+                config, args.search, args.output, progress_printer(args.quiet)
+            )
+            print(search_summary(found))
+        else:
+            result = run_training(config, args.output, progress_printer(args.quiet))
     except RootcastError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -119,7 +134,7 @@ def train_main(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if argv and argv[0] in {"plan", "retrain", "rollback", "synth"}:
+    if argv and argv[0] in {"plan", "retrain", "rollback", "synth", "compare"}:
         from experiments.cli import SUBCOMMANDS
 
         return SUBCOMMANDS[argv[0]](argv[1:])

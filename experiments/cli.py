@@ -1,4 +1,4 @@
-"""Subcommands of train.py besides training: plan, retrain, rollback, synth.
+"""Subcommands of train.py besides training: plan, retrain, rollback, synth, compare.
 
 Each takes its argv, prints results, and turns a user's mistake into one `error:` line on
 stderr with exit code 2.
@@ -11,8 +11,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from features.errors import RootcastError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_MODEL = "rootcast-h1@champion"
 
@@ -200,9 +204,90 @@ def synth_main(argv: list[str]) -> int:
     return 0
 
 
+def _compare_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="train.py compare",
+        description="Table training runs side by side: pooled metrics per model, key "
+        "parameters, data fingerprint, registered version and champion. Runs trained on other "
+        "data than the most recent run are marked 'not comparable'.",
+    )
+    parser.add_argument("--experiment", default="rootcast", help="(default: rootcast)")
+    parser.add_argument(
+        "--filter",
+        default="",
+        help="MLflow search filter, e.g. \"tags.data.synthetic = 'true'\" or "
+        "\"params.name = 'default'\"",
+    )
+    parser.add_argument(
+        "--sort-by",
+        help="a column (xgboost.aupr, start, max_depth) or any logged metric or parameter "
+        "(default: newest first)",
+    )
+    parser.add_argument("--ascending", action="store_true", help="smallest first")
+    parser.add_argument("--max-runs", type=int, default=20, help="rows kept (default: 20)")
+    parser.add_argument(
+        "--metrics",
+        default="roc_auc,aupr,brier",
+        help="comma-separated pooled metrics shown per model (default: roc_auc,aupr,brier)",
+    )
+    parser.add_argument(
+        "--include-search", action="store_true", help="also list search parents and trials"
+    )
+    parser.add_argument("--csv", type=Path, metavar="FILE", help="also write the table as CSV")
+    parser.add_argument("--html", type=Path, metavar="FILE", help="also write it as HTML")
+    return parser
+
+
+def compare_main(argv: list[str]) -> int:
+    args = _compare_parser().parse_args(argv)
+    if args.max_runs < 1:
+        return _fail(f"--max-runs must be >= 1, not {args.max_runs}")
+    from experiments import tracking
+    from experiments.compare import CompareOptions, comparison_table, render_terminal
+
+    options = CompareOptions(
+        tuple(m.strip() for m in args.metrics.split(",") if m.strip()),
+        args.sort_by,
+        args.ascending,
+        args.max_runs,
+        args.include_search,
+    )
+    try:
+        runs = tracking.search_runs_frame(args.experiment, args.filter)
+        versions = tracking.run_model_versions(list(runs.get("run_id", [])))
+        table = comparison_table(runs, versions, options)
+    except (LookupError, RootcastError) as exc:
+        return _fail(exc)
+    others = int((table["comparable"] != "yes").sum())
+    print(
+        f"{len(table)} run(s) of experiment {args.experiment!r}; newest run's data "
+        f"fingerprint {table.attrs['reference_fingerprint'] or '-'}; {others} run(s) on other "
+        f"data (not comparable); champion marked *\n"
+    )
+    print(render_terminal(table))
+    for path in _write_comparison(table, args.csv, args.html, args.experiment):
+        print(f"Wrote {path}")
+    return 0
+
+
+def _write_comparison(
+    table: pd.DataFrame, csv: Path | None, html: Path | None, experiment: str
+) -> list[Path]:
+    """The comparison as CSV and/or self-contained HTML (one row per run); paths written."""
+    from experiments.compare import render_html
+    from experiments.outputs import write_atomically, write_csv
+
+    written = [write_csv(csv, table)] if csv else []
+    if html:
+        page = render_html(table, f"rootcast runs — experiment {experiment}")
+        written.append(write_atomically(html, lambda tmp: tmp.write_text(page, encoding="utf-8")))
+    return written
+
+
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "plan": plan_main,
     "retrain": retrain_main,
     "rollback": rollback_main,
     "synth": synth_main,
+    "compare": compare_main,
 }

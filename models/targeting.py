@@ -114,8 +114,9 @@ def program_benefits(
 
     `models[0]` is the model whose forecast is used; the others (refits with other seeds or
     samples) give the interval: empirical quantiles of all models' reductions (with fewer
-    than 1 / interval[0] models, their minimum and maximum), so it always holds the estimate. A program is a candidate where its features' SHAP values sum
-    to > 0 (they push risk up) and the district's risk is at least its `min_risk`.
+    than 1 / interval[0] models, their minimum and maximum), so it always holds the estimate.
+    A program is a candidate where its features' SHAP values sum to > 0 (they push risk up)
+    and the district's risk is at least its `min_risk`.
     Returns district_id, period, program, cost, risk, risk_after, reduction,
     reduction_low, reduction_high, drivers (the motivating features with their SHAP).
     """

@@ -1,0 +1,264 @@
+"""Hyper-parameter search: Optuna trials on the rolling-origin folds of the main model.
+
+`python train.py --search N`: N trials of a seeded TPE sampler (`model.seed`) over six
+xgboost hyper-parameters (SEARCH_SPACE). A trial fits the calibrated xgboost on every
+rolling-origin fold and scores its pooled held-out AUPR (the same folds and metrics as a
+training run). MLflow: one parent run (`rootcast.run_kind = search`) with one nested run per
+trial (`search_trial`: the trial's parameters and pooled xgboost metrics); the parent holds the
+best parameters, `search.best_aupr` and `search_trials.csv`. Then the normal training run is
+made with the best parameters, exactly as `python train.py` would (baselines, final fit,
+explanation, registration), and is attached to the parent as a child beside the trials.
+
+The first trial is the config's own setting when it lies inside the search space, so the best
+found is never worse on these folds than what the config already had.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import pandas as pd
+
+from experiments import tracking
+from experiments.compare import FINGERPRINT_TAG, RUN_KIND_TAG
+from experiments.config import ConfigError, ExperimentConfig
+from experiments.data import load_inputs
+from experiments.outputs import write_csv, write_json
+from experiments.run import RunResult, run_training
+from features.build import PERIOD_INDEX, TARGET, build_features
+from features.splits import Fold, rolling_origin_splits
+from models.evaluate import REFERENCE_MODEL, score_predictions
+from models.pipeline import MAIN_MODEL, XGBoostSettings, model_zoo
+from models.validate import cross_validated_predictions
+
+OBJECTIVE = "aupr"
+log = logging.getLogger(__name__)
+Progress = Callable[[str], None]
+
+# name: (kind, low, high, log scale) — bounds inside the config's validation limits
+SEARCH_SPACE: dict[str, tuple[str, float, float, bool]] = {
+    "max_depth": ("int", 2, 8, False),
+    "n_estimators": ("int", 50, 800, True),
+    "learning_rate": ("float", 0.01, 0.3, True),
+    "min_child_weight": ("float", 0.5, 50.0, True),
+    "subsample": ("float", 0.5, 1.0, False),
+    "colsample_bytree": ("float", 0.4, 1.0, False),
+}
+
+
+@dataclass(frozen=True)
+class SearchData:
+    """The model frame, its feature columns, rolling-origin folds and data fingerprint."""
+
+    frame: pd.DataFrame
+    features: list[str]
+    history: list[str]
+    folds: list[Fold]
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """Best xgboost parameters (config names), their pooled AUPR, the best trial's number,
+    one row per trial, and the parent run's id."""
+
+    best_params: dict[str, float | int]
+    best_value: float
+    best_trial: int
+    trials: pd.DataFrame
+    parent_run_id: str
+
+
+def search_data(config: ExperimentConfig) -> SearchData:
+    """Load, validate and build features as a training run does; raises ConfigError when the
+    data has too few periods for the configured folds."""
+    inputs = load_inputs(config)
+    frame, catalog = build_features(
+        inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, config.target.horizon
+    )
+    features = catalog.model_features
+    history = [n for n in features if catalog.features[n].domain == "conflict history"]
+    s = config.split
+    try:
+        folds = list(
+            rolling_origin_splits(
+                frame[PERIOD_INDEX],
+                frame[TARGET].notna(),
+                s.n_folds,
+                config.target.horizon,
+                s.min_train_periods,
+            )
+        )
+    except ValueError as exc:
+        raise ConfigError(f"split: {exc}; lower split.n_folds or split.min_train_periods") from None
+    return SearchData(frame, features, history, folds, inputs.fingerprint)
+
+
+def suggest_params(trial: optuna.Trial) -> dict[str, float | int]:
+    """One point of SEARCH_SPACE, named as in `[model.xgboost]`."""
+    params: dict[str, float | int] = {}
+    for name, (kind, low, high, log_scale) in SEARCH_SPACE.items():
+        if kind == "int":
+            params[name] = trial.suggest_int(name, int(low), int(high), log=log_scale)
+        else:
+            params[name] = trial.suggest_float(name, low, high, log=log_scale)
+    return params
+
+
+def with_xgboost_params(config: ExperimentConfig, params: dict) -> ExperimentConfig:
+    """`config` with `[model.xgboost]` values replaced by `params` (validated)."""
+    data = config.model_dump()
+    data["model"]["xgboost"].update(params)
+    return ExperimentConfig.model_validate(data)
+
+
+def _inside_space(config: ExperimentConfig) -> dict[str, float | int] | None:
+    """The config's own values of the searched parameters, if all lie inside SEARCH_SPACE."""
+    current = config.model.xgboost.model_dump()
+    own = {name: current[name] for name in SEARCH_SPACE}
+    inside = all(low <= own[n] <= high for n, (_, low, high, _) in SEARCH_SPACE.items())
+    return own if inside else None
+
+
+def fold_scores(config: ExperimentConfig, data: SearchData) -> dict[str, float]:
+    """Pooled held-out metrics of the calibrated xgboost over the rolling-origin folds."""
+    m = config.model
+    zoo = model_zoo(
+        data.features,
+        data.history,
+        XGBoostSettings(**m.xgboost.model_dump()),
+        m.calibration,
+        m.n_calibration_periods,
+        config.target.horizon,
+        m.seed,
+        m.logistic_C,
+    )
+    models = {name: zoo[name] for name in (REFERENCE_MODEL, MAIN_MODEL)}  # reference: skill
+    predictions = cross_validated_predictions(data.frame, models, data.features, data.folds)
+    scores = score_predictions(predictions, [MAIN_MODEL], config.evaluation.top_k)
+    pooled = scores[(scores["fold"] == "pooled") & (scores["model"] == MAIN_MODEL)]
+    return {k: float(v) for k, v in pooled.drop(columns=["model", "fold"]).iloc[0].items()}
+
+
+def _describe(params: dict) -> str:
+    return (
+        f"depth {params['max_depth']}, {params['n_estimators']} trees, "
+        f"lr {params['learning_rate']:.3f}, min child weight {params['min_child_weight']:.2f}, "
+        f"subsample {params['subsample']:.2f}, colsample {params['colsample_bytree']:.2f}"
+    )
+
+
+def _run_trial(
+    study: optuna.Study, config: ExperimentConfig, data: SearchData, tags: dict[str, str]
+) -> dict:
+    """Ask the study for a point, score it in a nested run, tell the study; one trial row."""
+    trial = study.ask()
+    params = suggest_params(trial)
+    with tracking.nested_run(f"trial-{trial.number}", tags) as run_id:
+        tracking.log_run_params({f"model.xgboost.{k}": v for k, v in params.items()})
+        scores = fold_scores(with_xgboost_params(config, params), data)
+        tracking.log_scalars({f"{MAIN_MODEL}.{k}": v for k, v in scores.items()})
+    study.tell(trial, scores[OBJECTIVE])
+    return {"trial": trial.number, "run_id": run_id, **params, **scores}
+
+
+def run_search(
+    config: ExperimentConfig, n_trials: int, output_dir: Path, progress: Progress = log.info
+) -> SearchResult:
+    """N trials as nested runs under one parent run; writes and logs `search_trials.csv` and
+    `search.json`. Raises ConfigError for n_trials < 1 or too few periods (before logging)."""
+    if n_trials < 1:
+        raise ConfigError(f"--search {n_trials}: the number of trials must be >= 1")
+    data = search_data(config)
+    previous = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own progress line per trial
+    try:
+        study = optuna.create_study(
+            direction="maximize", sampler=optuna.samplers.TPESampler(seed=config.model.seed)
+        )
+        own = _inside_space(config)
+        if own is not None:
+            study.enqueue_trial(own)
+        return _search_in_parent(study, config, data, n_trials, output_dir, progress)
+    finally:
+        optuna.logging.set_verbosity(previous)
+
+
+def _search_in_parent(
+    study: optuna.Study,
+    config: ExperimentConfig,
+    data: SearchData,
+    n_trials: int,
+    output_dir: Path,
+    progress: Progress,
+) -> SearchResult:
+    """The parent run: trials as nested runs, then the best parameters, score and files."""
+    tags = {RUN_KIND_TAG: "search", FINGERPRINT_TAG: data.fingerprint}
+    trial_tags = {RUN_KIND_TAG: "search_trial", FINGERPRINT_TAG: data.fingerprint}
+    rows = []
+    with tracking.tracked_run(config.tracking.experiment, f"{config.name}-search", tags) as parent:
+        tracking.log_run_params(
+            {"search.n_trials": n_trials, "search.objective": f"{MAIN_MODEL}.{OBJECTIVE}"}
+        )
+        for i in range(n_trials):
+            rows.append(_run_trial(study, config, data, trial_tags))
+            best = study.best_trial
+            progress(
+                f"trial {rows[-1]['trial']} ({i + 1}/{n_trials}): {OBJECTIVE} "
+                f"{rows[-1][OBJECTIVE]:.4f} "
+                f"(best {best.value:.4f}, trial {best.number}) — {_describe(rows[-1])}"
+            )
+        best = study.best_trial
+        result = SearchResult(
+            best.params, float(best.value), best.number, pd.DataFrame(rows), parent
+        )
+        tracking.log_run_params({f"best.model.xgboost.{k}": v for k, v in best.params.items()})
+        tracking.log_scalars({f"search.best_{OBJECTIVE}": result.best_value})
+        tracking.log_artifact_files(_write_search_files(result, output_dir))
+    return result
+
+
+def _write_search_files(result: SearchResult, output_dir: Path) -> list[Path]:
+    summary = {
+        "parent_run_id": result.parent_run_id,
+        "objective": f"pooled {OBJECTIVE} of the calibrated {MAIN_MODEL} on rolling-origin folds",
+        "best_trial": result.best_trial,
+        "best_value": result.best_value,
+        "best_params": result.best_params,
+        "search_space": {k: list(v) for k, v in SEARCH_SPACE.items()},
+    }
+    return [
+        write_csv(output_dir / "search_trials.csv", result.trials),
+        write_json(output_dir / "search.json", summary),
+    ]
+
+
+def train_with_search(
+    config: ExperimentConfig, n_trials: int, output_dir: Path, progress: Progress = log.info
+) -> tuple[RunResult, SearchResult]:
+    """Search, then the normal training run with the best parameters, attached to the
+    search's parent run (tagged `search.parent_run_id`; the parent gets
+    `search.final_run_id`)."""
+    found = run_search(config, n_trials, output_dir, progress)
+    best = with_xgboost_params(config, found.best_params)
+    progress(f"training with the best parameters of trial {found.best_trial}")
+    result = run_training(best, output_dir, progress)
+    run_id = result.summary["run_id"]
+    tracking.attach_to_parent(run_id, found.parent_run_id)
+    tracking.tag_run(run_id, {"search.parent_run_id": found.parent_run_id})
+    tracking.tag_run(found.parent_run_id, {"search.final_run_id": run_id})
+    result.files.extend([output_dir / "search_trials.csv", output_dir / "search.json"])
+    return result, found
+
+
+def search_summary(found: SearchResult) -> str:
+    """One paragraph for the terminal: trials, best trial and its parameters, parent run."""
+    return (
+        f"Search: {len(found.trials)} trials (MLflow parent run {found.parent_run_id}); best "
+        f"{MAIN_MODEL} {OBJECTIVE} {found.best_value:.4f} at trial {found.best_trial}: "
+        f"{_describe(found.best_params)}"
+    )
