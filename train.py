@@ -27,7 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="train.py",
         description="Forecast district risk of violent-extremist incidents: train every model "
         "with rolling-origin evaluation, explain, plan, log to MLflow and register the "
-        "xgboost pipeline. Subcommands: plan, retrain, rollback, synth (each has --help).",
+        "xgboost pipeline. Subcommands: plan, retrain, rollback, synth, compare (each has "
+        "--help).",
     )
     parser.add_argument(
         "--config",

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from experiments import tracking
-from experiments.config import ConfigError, ExperimentConfig
+from experiments.config import ExperimentConfig
 from experiments.data import ExperimentInputs, load_inputs
 from experiments.insight import explain_and_target
 from experiments.outputs import (
@@ -29,8 +29,8 @@ from experiments.outputs import (
     write_json,
     write_parquet,
 )
-from features.build import PERIOD_INDEX, TARGET, build_features
-from features.splits import rolling_origin_splits
+from experiments.prepare import prepare
+from features.build import PERIOD_INDEX, TARGET
 from models.evaluate import score_predictions
 from models.explain import CAVEAT
 from models.pipeline import MAIN_MODEL, XGBoostSettings, fit_model, model_zoo
@@ -82,24 +82,15 @@ def run_training(
     )
     horizon = config.target.horizon
     progress(f"building features for {len(inputs.panel):,} district-periods")
-    frame, catalog = build_features(
-        inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, horizon
+    prepared = prepare(config, inputs)
+    frame, catalog, features, folds = (
+        prepared.frame,
+        prepared.catalog,
+        prepared.features,
+        prepared.folds,
     )
-    features = catalog.model_features
-    history = [n for n in features if catalog.features[n].domain == "conflict history"]
+    history = prepared.history
     labelled = frame[TARGET].notna()
-    try:
-        folds = list(
-            rolling_origin_splits(
-                frame[PERIOD_INDEX],
-                labelled,
-                config.split.n_folds,
-                horizon,
-                config.split.min_train_periods,
-            )
-        )
-    except ValueError as exc:
-        raise ConfigError(f"split: {exc}; lower split.n_folds or split.min_train_periods") from None
     m = config.model
     settings = XGBoostSettings(**m.xgboost.model_dump())
     zoo = model_zoo(

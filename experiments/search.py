@@ -28,9 +28,8 @@ from experiments.compare import FINGERPRINT_TAG, RUN_KIND_TAG
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import load_inputs
 from experiments.outputs import write_csv, write_json
+from experiments.prepare import PreparedData, prepare
 from experiments.run import RunResult, run_training
-from features.build import PERIOD_INDEX, TARGET, build_features
-from features.splits import Fold, rolling_origin_splits
 from models.evaluate import REFERENCE_MODEL, score_predictions
 from models.pipeline import MAIN_MODEL, XGBoostSettings, model_zoo
 from models.validate import cross_validated_predictions
@@ -51,17 +50,6 @@ SEARCH_SPACE: dict[str, tuple[str, float, float, bool]] = {
 
 
 @dataclass(frozen=True)
-class SearchData:
-    """The model frame, its feature columns, rolling-origin folds and data fingerprint."""
-
-    frame: pd.DataFrame
-    features: list[str]
-    history: list[str]
-    folds: list[Fold]
-    fingerprint: str
-
-
-@dataclass(frozen=True)
 class SearchResult:
     """Best xgboost parameters (config names), their pooled AUPR, the best trial's number,
     one row per trial, and the parent run's id."""
@@ -73,29 +61,9 @@ class SearchResult:
     parent_run_id: str
 
 
-def search_data(config: ExperimentConfig) -> SearchData:
-    """Load, validate and build features as a training run does; raises ConfigError when the
-    data has too few periods for the configured folds."""
-    inputs = load_inputs(config)
-    frame, catalog = build_features(
-        inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, config.target.horizon
-    )
-    features = catalog.model_features
-    history = [n for n in features if catalog.features[n].domain == "conflict history"]
-    s = config.split
-    try:
-        folds = list(
-            rolling_origin_splits(
-                frame[PERIOD_INDEX],
-                frame[TARGET].notna(),
-                s.n_folds,
-                config.target.horizon,
-                s.min_train_periods,
-            )
-        )
-    except ValueError as exc:
-        raise ConfigError(f"split: {exc}; lower split.n_folds or split.min_train_periods") from None
-    return SearchData(frame, features, history, folds, inputs.fingerprint)
+def search_data(config: ExperimentConfig) -> PreparedData:
+    """Load, validate and build features as a training run does."""
+    return prepare(config, load_inputs(config))
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, float | int]:
@@ -124,7 +92,7 @@ def _inside_space(config: ExperimentConfig) -> dict[str, float | int] | None:
     return own if inside else None
 
 
-def fold_scores(config: ExperimentConfig, data: SearchData) -> dict[str, float]:
+def fold_scores(config: ExperimentConfig, data: PreparedData) -> dict[str, float]:
     """Pooled held-out metrics of the calibrated xgboost over the rolling-origin folds."""
     m = config.model
     zoo = model_zoo(
@@ -153,7 +121,7 @@ def _describe(params: dict) -> str:
 
 
 def _run_trial(
-    study: optuna.Study, config: ExperimentConfig, data: SearchData, tags: dict[str, str]
+    study: optuna.Study, config: ExperimentConfig, data: PreparedData, tags: dict[str, str]
 ) -> dict:
     """Ask the study for a point, score it in a nested run, tell the study; one trial row."""
     trial = study.ask()
@@ -191,7 +159,7 @@ def run_search(
 def _search_in_parent(
     study: optuna.Study,
     config: ExperimentConfig,
-    data: SearchData,
+    data: PreparedData,
     n_trials: int,
     output_dir: Path,
     progress: Progress,

@@ -124,7 +124,8 @@ def log_and_register_model(
     model gets the `champion` alias; promotion of later versions is the retrain command's job.
     """
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    output = pd.Series(model.predict_proba(input_example)[:, 1], name="probability")
+    # pyfunc's predict is predict_proba: columns P(no incident), P(incident)
+    output = model.predict_proba(input_example)
     info = mlflow.sklearn.log_model(
         model,
         name="model",

@@ -1,0 +1,51 @@
+"""Validated inputs -> model frame, feature lists and rolling-origin folds (shared by training
+and hyper-parameter search)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from experiments.config import ConfigError, ExperimentConfig
+from experiments.data import ExperimentInputs
+from features.build import PERIOD_INDEX, TARGET, build_features
+from features.catalog import FeatureCatalog
+from features.splits import Fold, rolling_origin_splits
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """The model frame, its extended catalog, model and history feature columns, folds."""
+
+    inputs: ExperimentInputs
+    frame: pd.DataFrame
+    catalog: FeatureCatalog
+    features: list[str]
+    history: list[str]
+    folds: list[Fold]
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inputs.fingerprint
+
+
+def prepare(config: ExperimentConfig, inputs: ExperimentInputs) -> PreparedData:
+    """Build features and folds; raises ConfigError when the data has too few periods for the
+    configured folds."""
+    horizon = config.target.horizon
+    frame, catalog = build_features(
+        inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, horizon
+    )
+    features = catalog.model_features
+    history = [n for n in features if catalog.features[n].domain == "conflict history"]
+    s = config.split
+    try:
+        folds = list(
+            rolling_origin_splits(
+                frame[PERIOD_INDEX], frame[TARGET].notna(), s.n_folds, horizon, s.min_train_periods
+            )
+        )
+    except ValueError as exc:
+        raise ConfigError(f"split: {exc}; lower split.n_folds or split.min_train_periods") from None
+    return PreparedData(inputs, frame, catalog, features, history, folds)
