@@ -17,6 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
+from experiments.cli import add_set_argument
 from features.errors import RootcastError
 
 DEFAULT_OUTPUT = Path("output")
@@ -49,14 +50,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="folder for summary.json, predictions.parquet, metrics.csv, "
         "forecast.csv, explanations and plan (default: output/)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. model.xgboost.max_depth=5 (repeatable)",
-    )
+    add_set_argument(parser, "override a config value, e.g. model.xgboost.max_depth=5 (repeatable)")
     parser.add_argument(
         "--report",
         type=Path,

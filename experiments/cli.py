@@ -32,6 +32,13 @@ def progress_printer(quiet: bool) -> Callable[[str], None]:
     return progress
 
 
+def add_set_argument(parser: argparse.ArgumentParser, help: str) -> None:
+    """The repeatable `--set KEY=VALUE` config override, collected in `args.overrides`."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
+
+
 def _fail(message: object) -> int:
     print(f"error: {message}", file=sys.stderr)
     return 2
@@ -111,14 +118,7 @@ def retrain_main(argv: list[str]) -> int:
         action="store_true",
         help="accept districts absent from the champion's data",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="change the challenger's config",
-    )
+    add_set_argument(parser, "change the challenger's config, e.g. model.xgboost.max_depth=4")
     parser.add_argument("--output", type=Path, default=Path("output/retrain"))
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
