@@ -144,6 +144,7 @@ def test_cli_help_and_real_command_run_as_subprocesses(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "xgboost" in done.stdout and "oracle" in done.stdout and "SYNTHETIC" in done.stdout
+    assert "Drivers vs the synthetic truth" in done.stdout and "of the oracle plan" in done.stdout
     assert "fold 1/2" in done.stderr
 
 
