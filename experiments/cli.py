@@ -79,6 +79,8 @@ def plan_main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if not args.budget >= 0:
         return _fail(f"--budget must be a number >= 0, not {args.budget}")
+    if args.max_per_district is not None and args.max_per_district < 1:
+        return _fail(f"--max-per-district must be >= 1, not {args.max_per_district}")
     from experiments.plan import PlanRequest, make_plan
 
     request = PlanRequest(

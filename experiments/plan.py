@@ -62,8 +62,8 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
     plan = targeting.allocate(
         benefits,
         request.budget,
-        request.max_per_district or t.max_per_district,
-        request.method or t.method,
+        t.max_per_district if request.max_per_district is None else request.max_per_district,
+        t.method if request.method is None else request.method,
     )
     write_csv(output_dir / "plan.csv", plan)
     write_json(

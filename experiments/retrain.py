@@ -18,7 +18,7 @@ from sklearn.metrics import brier_score_loss
 
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig, apply_overrides
-from experiments.data import load_inputs
+from experiments.data import load_inputs, panel_fingerprint
 from experiments.outputs import write_csv, write_geojson, write_json, write_parquet
 from experiments.run import run_training
 from features.build import PERIOD_INDEX, TARGET, build_features
@@ -50,6 +50,19 @@ def _registered_name(reference: str, config: ExperimentConfig) -> str:
     if "/" in reference:
         return reference.split("/", 1)[0]
     return config.registered_model_name
+
+
+FIXED_SECTIONS = ("data.", "synthetic.", "target.", "tracking.")
+
+
+def _check_overrides(overrides: list[str]) -> None:
+    """The challenger must forecast the same target from the same data as the champion."""
+    for item in overrides:
+        if item.strip().startswith(FIXED_SECTIONS):
+            raise ConfigError(
+                f"--set {item!r}: retrain keeps the champion's data, target and registered "
+                "model; change model, split, evaluation, explain or targeting settings only"
+            )
 
 
 def _challenger_config(
@@ -113,6 +126,7 @@ def _decide(scores: dict, metric: str, margin: float, force: bool) -> tuple[bool
 
 def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dict:
     """Check, train, compare and (maybe) promote; returns the decision record."""
+    _check_overrides(request.overrides)
     try:
         champion, champion_run = tracking.load_model(request.model)
     except LookupError as exc:
@@ -121,8 +135,21 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         raise ConfigError(f"--metric {request.metric!r}: use roc_auc, aupr, brier, log_loss or ece")
     base = ExperimentConfig.model_validate(tracking.load_run_config(champion_run))
     name = _registered_name(request.model, base)
+    champion_version = tracking.alias_version(name, CHAMPION)
+    if champion_version is None:
+        raise ConfigError(f"{name} has no '{CHAMPION}' alias: nothing to compare against")
+    if tracking.version_run_id(name, champion_version) != champion_run:
+        raise ConfigError(
+            f"--model {request.model} is not the current champion ({name} version "
+            f"{champion_version}); retrain compares against the champion: use {name}@{CHAMPION}"
+        )
     progress("loading the champion's data and the new periods")
     old = load_inputs(base)
+    if tracking.run_tag(champion_run, "data.fingerprint") not in (None, old.fingerprint):
+        raise ConfigError(
+            f"the champion's data ({old.source}) changed since it was trained (fingerprint "
+            "differs): retrain needs the data the champion learnt from"
+        )
     new = validate_panel(read_panel(request.new_data), old.catalog, request.new_data)
     combined = continue_panel(old.panel, new, request.new_data, request.allow_new_districts)
 
@@ -133,7 +160,8 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
     if large:
         progress(f"WARNING: large drift (PSI > {PSI_WARNING}) in {', '.join(large)}")
 
-    data_dir = output_dir / "data"
+    # one folder per combined panel, absolute: a logged config must keep pointing at its data
+    data_dir = (output_dir / "data" / panel_fingerprint(combined)).resolve()
     write_parquet(data_dir / "panel.parquet", combined)
     if old.geometry is not None:
         write_geojson(data_dir / "geometry.geojson", old.geometry)
@@ -146,8 +174,13 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
     progress(f"training the challenger on {combined['period'].nunique()} periods")
     result = run_training(config, output_dir, progress)
 
+    challenger_inputs = load_inputs(config)  # the combined panel, with its own adjacency
     frame, extended = build_features(
-        combined, old.catalog, old.adjacency, old.district_ids, config.target.horizon
+        challenger_inputs.panel,
+        challenger_inputs.catalog,
+        challenger_inputs.adjacency,
+        challenger_inputs.district_ids,
+        config.target.horizon,
     )
     first_unseen = int(period_ordinal(old.panel["period"]).max()) - config.target.horizon + 1
     predictions = pd.read_parquet(output_dir / "predictions.parquet")
@@ -161,7 +194,7 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
     )
     promote, reason = _decide(scores, request.metric, request.margin, request.force)
 
-    old_version = tracking.alias_version(name, CHAMPION)
+    old_version = champion_version
     new_version = result.summary["model_version"]
     record = {
         "decision": "promoted" if promote else "kept champion",

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from experiments import tracking
-from experiments.config import ExperimentConfig
+from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import ExperimentInputs, load_inputs
 from experiments.insight import explain_and_target
 from experiments.outputs import (
@@ -80,6 +80,11 @@ def run_training(
         if config.explain.enabled
         else None
     )
+    if programs is not None and config.targeting.naive_program not in programs.programs:
+        raise ConfigError(
+            f"targeting.naive_program = {config.targeting.naive_program!r} is not in the program "
+            f"catalog ({', '.join(programs.programs)})"
+        )
     horizon = config.target.horizon
     progress(f"building features for {len(inputs.panel):,} district-periods")
     prepared = prepare(config, inputs)

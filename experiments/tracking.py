@@ -190,6 +190,11 @@ def alias_version(name: str, alias: str) -> str | None:
         return None
 
 
+def version_run_id(name: str, version: str) -> str:
+    """The id of the run that logged `name` version `version`."""
+    return MlflowClient(tracking_uri()).get_model_version(name, version).run_id
+
+
 def set_alias(name: str, alias: str, version: str) -> None:
     MlflowClient(tracking_uri()).set_registered_model_alias(name, alias, version)
 

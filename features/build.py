@@ -14,6 +14,7 @@ from scipy import sparse
 from scipy.signal import lfilter
 
 from features.catalog import FeatureCatalog, FeatureSpec
+from features.errors import DataContractError
 from features.schema import OUTCOME, period_ordinal
 
 TARGET = "target"
@@ -77,6 +78,9 @@ def _long(panel: pd.DataFrame, wide: pd.DataFrame) -> np.ndarray:
     """Read a wide matrix back at the panel's (district_id, period_index) rows."""
     rows = wide.index.get_indexer(panel["district_id"])
     cols = wide.columns.get_indexer(panel[PERIOD_INDEX])
+    if (rows < 0).any():  # -1 would silently read another district's row
+        missing = sorted(set(panel["district_id"][rows < 0]))[:5]
+        raise DataContractError(f"no polygon or adjacency row for district(s) {missing}")
     return wide.to_numpy()[rows, cols]
 
 

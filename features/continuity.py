@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from features.errors import DataContractError
-from features.schema import KEYS, period_ordinal
+from features.schema import KEYS, check_gaps, period_ordinal
 
 
 def continue_panel(
@@ -53,4 +53,5 @@ def continue_panel(
             "--allow-new-districts to accept declared boundary changes"
         )
     combined = pd.concat([existing, new], ignore_index=True)
+    check_gaps(combined, f"{source} (appended to the model's data)")
     return combined.sort_values(KEYS, kind="stable").reset_index(drop=True)

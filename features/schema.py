@@ -132,7 +132,10 @@ def _pandera_schema(catalog: FeatureCatalog, present: list[str]) -> pa.DataFrame
 
 def _coerce_incidents(panel: pd.DataFrame, source: str) -> pd.DataFrame:
     counts = pd.to_numeric(panel[OUTCOME], errors="coerce")
-    bad = panel.index[counts.isna() | (counts != counts.round())]
+    # inf and absurd magnitudes would overflow int64; no district-period has a billion incidents
+    bad = panel.index[
+        counts.isna() | ~np.isfinite(counts) | (counts.abs() > 1e9) | (counts != counts.round())
+    ]
     if len(bad):
         raise DataContractError(
             f"{source}: column '{OUTCOME}' must hold whole-number counts; "
@@ -185,7 +188,8 @@ def _check_duplicate_keys(panel: pd.DataFrame, source: str) -> None:
         )
 
 
-def _check_gaps(panel: pd.DataFrame, source: str) -> None:
+def check_gaps(panel: pd.DataFrame, source: str) -> None:
+    """Refuse districts whose periods are not consecutive between their first and last."""
     ordinal = period_ordinal(panel["period"])
     grouped = ordinal.groupby(panel["district_id"])
     span = grouped.max() - grouped.min() + 1
@@ -219,7 +223,7 @@ def validate_panel(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) ->
         panel = _pandera_schema(catalog, list(panel.columns)).validate(panel, lazy=True)
     except pa.errors.SchemaErrors as errors:
         _raise_pandera(errors, panel, source)
-    _check_gaps(panel, source)
+    check_gaps(panel, source)
     ordered = [c for c in KEYS + LABELS + [OUTCOME] if c in panel.columns]
     ordered += list(catalog.features)
     return panel[ordered].sort_values(KEYS, kind="stable").reset_index(drop=True)

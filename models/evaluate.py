@@ -35,13 +35,18 @@ def top_k_precision_recall(
 ) -> tuple[float, float]:
     """Within each group (period), flag the k highest forecasts; return the mean over groups of
     precision (share of flagged with an incident) and recall (share of incidents flagged).
-    Groups without any incident are left out of the recall mean."""
-    frame = pd.DataFrame({"y": y, "p": p, "g": groups})
+
+    Forecasts tied at the k-th value share the remaining places: they count with the mean
+    outcome of the tied rows (the expectation over random tie-breaking), so the result does
+    not depend on row order. Groups without any incident are left out of the recall mean."""
+    frame = pd.DataFrame({"y": np.asarray(y, dtype=float), "p": p, "g": groups})
     precisions, recalls = [], []
     for _, part in frame.groupby("g", sort=True):
-        flagged = part.nlargest(min(k, len(part)), "p", keep="first")
-        hits = flagged["y"].sum()
-        precisions.append(hits / len(flagged))
+        n = min(k, len(part))
+        threshold = np.sort(part["p"].to_numpy())[::-1][n - 1]
+        above, tied = part["p"] > threshold, part["p"] == threshold
+        hits = part.loc[above, "y"].sum() + (n - above.sum()) * part.loc[tied, "y"].mean()
+        precisions.append(hits / n)
         if part["y"].sum() > 0:
             recalls.append(hits / part["y"].sum())
     recall = float(np.mean(recalls)) if recalls else float("nan")

@@ -253,3 +253,20 @@ def test_build_does_not_modify_the_input_panel(catalog):
     before = panel.copy()
     build_features(panel, catalog)
     pd.testing.assert_frame_equal(panel, before)
+
+
+def test_spatial_lags_refuse_a_district_without_an_adjacency_row() -> None:
+    from scipy import sparse
+
+    from features.errors import DataContractError
+
+    rows = [
+        {"district_id": d, "period": 2000 + t, "incidents": t % 2, "x": 0.0}
+        for d in ("A", "B", "C")
+        for t in range(3)
+    ]
+    panel = pd.DataFrame(rows)
+    catalog = parse_catalog({"features": {"x": {"domain": "geography"}}})
+    adjacency = sparse.csr_matrix(np.array([[0.0, 1.0], [1.0, 0.0]]))
+    with pytest.raises(DataContractError, match="C"):
+        build_features(panel, catalog, adjacency, pd.Index(["A", "B"]))

@@ -155,3 +155,14 @@ def test_pooled_row_scores_all_predictions(predictions):
 def test_score_predictions_needs_the_reference_model(predictions):
     with pytest.raises(ValueError, match="historical_rate"):
         score_predictions(predictions.drop(columns="historical_rate"), ["xgboost"], k=5)
+
+
+def test_top_k_gives_tied_forecasts_their_expected_share_whatever_the_row_order() -> None:
+    y = np.array([1, 0, 0, 0])
+    p = np.array([0.5, 0.5, 0.5, 0.1])
+    groups = np.zeros(4)
+    forward = top_k_precision_recall(y, p, groups, k=1)
+    backward = top_k_precision_recall(y[::-1], p[::-1], groups, k=1)
+    # one place for three tied rows, one of which had an incident: 1/3 expected hit
+    assert forward == pytest.approx((1 / 3, 1 / 3))
+    assert backward == pytest.approx(forward)

@@ -175,3 +175,29 @@ def test_feature_drift_ranks_the_shifted_feature_first() -> None:
     drift = feature_drift(ref, cur, ["a", "b"])
     assert drift["feature"].tolist() == ["b", "a"]
     assert drift.set_index("feature").loc["b", "ks_pvalue"] < 1e-6
+
+
+def test_retrain_refuses_to_change_the_target_or_data(tmp_path: Path, capsys) -> None:
+    code = train.main(
+        [
+            "retrain",
+            "--data",
+            "any.csv",
+            "--set",
+            "target.horizon=2",
+            "--output",
+            str(tmp_path / "r"),
+        ]
+    )
+    assert code == 2
+    assert "target.horizon" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_continue_panel_refuses_a_district_that_reappears_after_a_gap() -> None:
+    old = pd.concat([_panel(range(2000, 2005), ["A"]), _panel(range(2000, 2002), ["B"])])
+    old = old.sort_values(["district_id", "period"]).reset_index(drop=True)
+    with pytest.raises(DataContractError, match="gaps"):
+        continue_panel(
+            old, _panel(range(2005, 2006), ["A", "B"]), "new.csv", allow_new_districts=True
+        )

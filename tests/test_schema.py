@@ -340,3 +340,10 @@ def test_missing_protected_values_never_reach_model_features(panel, catalog):
     frame, extended = build_features(validate_panel(panel, catalog, SOURCE), catalog)
     assert "minority_share" not in extended.model_features
     assert np.isfinite(frame[extended.model_features].to_numpy()).all()
+
+
+@pytest.mark.parametrize("value", [float("inf"), 1e30])
+def test_refuses_infinite_or_absurd_incident_counts(panel, catalog, value):
+    panel["incidents"] = panel["incidents"].astype(float)
+    panel.loc[2, "incidents"] = value
+    assert_names(refusal(panel, catalog), SOURCE, "incidents", "row 2")

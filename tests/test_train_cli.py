@@ -166,3 +166,21 @@ def test_forecast_has_an_interval_around_every_probability(trained: dict) -> Non
     assert len(forecast) == 80
     assert (forecast["risk_low"] <= forecast["risk_high"]).all()
     assert forecast["probability"].is_monotonic_decreasing
+
+
+def test_unknown_naive_program_exits_2_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    code = train.main(
+        [
+            "--output",
+            str(tmp_path / "out"),
+            "-q",
+            *SMALL_REGION,
+            "--set",
+            'targeting.naive_program="schools"',
+        ]
+    )
+    assert code == 2
+    assert "schools" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
