@@ -23,6 +23,8 @@ from mlflow.models import infer_signature
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CHAMPION = "champion"
+# MLflow's codes for "no such registered model" and "no such alias"
+ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 log = logging.getLogger(__name__)
 
 
@@ -139,13 +141,10 @@ def log_and_register_model(
     if not registered_name:
         return info.model_uri, None, False
     version = str(info.registered_model_version)
-    client = MlflowClient(tracking_uri())
-    try:
-        client.get_model_version_by_alias(registered_name, CHAMPION)
+    if alias_version(registered_name, CHAMPION) is not None:
         return info.model_uri, version, False
-    except MlflowException:
-        client.set_registered_model_alias(registered_name, CHAMPION, version)
-        return info.model_uri, version, True
+    MlflowClient(tracking_uri()).set_registered_model_alias(registered_name, CHAMPION, version)
+    return info.model_uri, version, True
 
 
 def load_model(reference: str) -> tuple[object, str]:
@@ -186,8 +185,10 @@ def alias_version(name: str, alias: str) -> str | None:
     """Version number behind `name@alias`, or None when the alias (or model) does not exist."""
     try:
         return str(MlflowClient(tracking_uri()).get_model_version_by_alias(name, alias).version)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if exc.error_code in ABSENT:  # other failures (e.g. no server) must not read as absent
+            return None
+        raise
 
 
 def version_run_id(name: str, version: str) -> str:
