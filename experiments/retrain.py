@@ -21,7 +21,8 @@ from experiments.config import ConfigError, ExperimentConfig, apply_overrides
 from experiments.data import load_inputs, panel_fingerprint
 from experiments.outputs import write_csv, write_geojson, write_json, write_parquet
 from experiments.run import run_training
-from features.build import PERIOD_INDEX, TARGET, build_features
+from features.build import PERIOD_INDEX, TARGET
+from features.catalog import DEFAULT_CATALOG
 from features.continuity import continue_panel
 from features.loaders import read_panel
 from features.schema import period_ordinal, validate_panel
@@ -165,30 +166,21 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
     write_parquet(data_dir / "panel.parquet", combined)
     if old.geometry is not None:
         write_geojson(data_dir / "geometry.geojson", old.geometry)
-    catalog_path = base.data.catalog or str(
-        Path(__file__).parents[1] / "features" / "catalogs" / "synthetic.toml"
-    )
+    catalog_path = base.data.catalog or str(DEFAULT_CATALOG)
     config = _challenger_config(
         base, data_dir, request.overrides, old.geometry is not None, catalog_path, name
     )
     progress(f"training the challenger on {combined['period'].nunique()} periods")
     result = run_training(config, output_dir, progress)
 
-    challenger_inputs = load_inputs(config)  # the combined panel, with its own adjacency
-    frame, extended = build_features(
-        challenger_inputs.panel,
-        challenger_inputs.catalog,
-        challenger_inputs.adjacency,
-        challenger_inputs.district_ids,
-        config.target.horizon,
-    )
+    # the challenger's own frame: the combined panel with its own adjacency
+    prepared = result.prepared
     first_unseen = int(period_ordinal(old.panel["period"]).max()) - config.target.horizon + 1
-    predictions = pd.read_parquet(output_dir / "predictions.parquet")
     scores = _head_to_head(
         champion,
-        predictions,
-        frame,
-        extended.model_features,
+        result.predictions,
+        prepared.frame,
+        prepared.features,
         first_unseen,
         config.evaluation.top_k,
     )

@@ -29,7 +29,7 @@ from experiments.outputs import (
     write_json,
     write_parquet,
 )
-from experiments.prepare import prepare
+from experiments.prepare import PreparedData, prepare
 from features.build import PERIOD_INDEX, TARGET
 from models.evaluate import score_predictions
 from models.explain import CAVEAT
@@ -44,11 +44,14 @@ Progress = Callable[[str], None]
 
 @dataclass
 class RunResult:
-    """What a run produced: scores (long table), files written, MLflow identifiers."""
+    """What a run produced: scores (long table), summary (with MLflow identifiers), files
+    written, the prepared model frame and the held-out predictions."""
 
     scores: pd.DataFrame
     summary: dict
     files: list[Path] = field(default_factory=list)
+    prepared: PreparedData | None = None
+    predictions: pd.DataFrame | None = None
 
 
 def _oracle_column(inputs: ExperimentInputs, predictions: pd.DataFrame, horizon: int):
@@ -199,7 +202,7 @@ def run_training(
         )
         files.insert(0, write_json(output_dir / "summary.json", summary))
         tracking.log_artifact_files(files)
-    return RunResult(scores=scores, summary=summary, files=files)
+    return RunResult(scores, summary, files, prepared, predictions)
 
 
 def _truth_terms(inputs: ExperimentInputs, frame: pd.DataFrame, horizon: int):
