@@ -20,7 +20,7 @@ run: $(STAMP) ## create the environment, train on the embedded synthetic region,
 	$(BIN)/python train.py --report output/report.html
 
 test: $(STAMP) ## create the environment if needed and run the test suite
-	$(BIN)/python -m pytest -q --cov=features --cov=models --cov=experiments --cov=reports --cov-report=term:skip-covered
+	$(BIN)/python -m pytest -q --cov=features --cov=models --cov=experiments --cov=reports --cov=ingest --cov-report=term:skip-covered
 
 report: $(STAMP) ## HTML risk report of the last run in output/ (output/report.html)
 	$(BIN)/python -m reports --results output --out output/report.html

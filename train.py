@@ -16,9 +16,13 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from experiments.cli import add_set_argument
 from features.errors import RootcastError
+
+if TYPE_CHECKING:
+    from reports.contract import RunSummary
 
 DEFAULT_OUTPUT = Path("output")
 
@@ -82,9 +86,9 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     return list(args.overrides) + extra
 
 
-def _print_insight(summary: dict) -> None:
+def _print_insight(summary: RunSummary) -> None:
     """Driver recovery and plan quality against the synthetic truth, when measured."""
-    plan, recovery = summary.get("truth_plan"), summary.get("truth_recovery")
+    plan, recovery = summary.truth_plan, summary.truth_recovery
     if recovery:
         print(
             f"\nDrivers vs the synthetic truth: Spearman {recovery['spearman']:.2f} of mean "
@@ -126,15 +130,15 @@ def train_main(argv: list[str]) -> int:
         return 2
     s = result.summary
     print(
-        f"\nHeld-out skill ({len(s['folds'])} rolling-origin folds, "
-        f"target: {s['target']['definition']}; data: {s['data']['source']}"
-        f"{' — SYNTHETIC' if s['data']['synthetic'] else ''})"
+        f"\nHeld-out skill ({len(s.folds)} rolling-origin folds, "
+        f"target: {s.target.definition}; data: {s.data.source}"
+        f"{' — SYNTHETIC' if s.data.synthetic else ''})"
     )
     print(metrics_table(result.scores))
-    line = f"\nMLflow run {s['run_id']}"
-    if s["model_version"]:
-        line += f"; registered {s['registered_model']} version {s['model_version']}"
-        line += " (champion)" if s["became_champion"] else ""
+    line = f"\nMLflow run {s.run_id}"
+    if s.model_version:
+        line += f"; registered {s.registered_model} version {s.model_version}"
+        line += " (champion)" if s.became_champion else ""
     print(line)
     _print_insight(s)
     print(f"Wrote {', '.join(str(p) for p in result.files)}")
@@ -143,7 +147,7 @@ def train_main(argv: list[str]) -> int:
         from reports.risk_report import build_report
 
         path = build_report(args.output, args.report)
-        log_to_run(s["run_id"], {}, [path])
+        log_to_run(s.run_id, {}, [path])
         print(f"Report: {path.resolve()}")
     return 0
 

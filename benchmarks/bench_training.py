@@ -35,7 +35,6 @@ from experiments.data import load_inputs  # noqa: E402
 from features.build import PERIOD_INDEX, TARGET, build_features  # noqa: E402
 from models.pipeline import (  # noqa: E402
     PeriodCalibratedClassifier,
-    XGBoostSettings,
     xgboost_pipeline,
 )
 
@@ -91,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     labelled = frame[TARGET].notna()
     X, y = frame.loc[labelled, features], frame.loc[labelled, TARGET].to_numpy().astype(int)
     periods = frame.loc[labelled, PERIOD_INDEX].to_numpy()
-    settings = XGBoostSettings(**config.model.xgboost.model_dump())
+    settings = config.model.xgboost
     params = dict(
         tree_method="hist",
         objective="binary:logistic",

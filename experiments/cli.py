@@ -13,12 +13,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from experiments.registry import DEFAULT_MODEL, DEFAULT_MODEL_NAME
 from features.errors import RootcastError
 
 if TYPE_CHECKING:
     import pandas as pd
-
-DEFAULT_MODEL = "rootcast-h1@champion"
 
 
 def progress_printer(quiet: bool) -> Callable[[str], None]:
@@ -167,8 +166,8 @@ def rollback_main(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--model-name",
-        default=DEFAULT_MODEL.split("@")[0],
-        help="registered model name (default: rootcast-h1)",
+        default=DEFAULT_MODEL_NAME,
+        help=f"registered model name (default: {DEFAULT_MODEL_NAME})",
     )
     args = parser.parse_args(argv)
     from experiments.retrain import rollback
@@ -277,7 +276,7 @@ def _write_comparison(
 ) -> list[Path]:
     """The comparison as CSV and/or self-contained HTML (one row per run); paths written."""
     from experiments.compare import render_html
-    from experiments.outputs import write_atomically, write_csv
+    from features.writers import write_atomically, write_csv
 
     written = [write_csv(csv, table)] if csv else []
     if html:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from experiments.registry import FINGERPRINT_TAG, RUN_KIND_TAG
 from features.errors import RootcastError
 from models.evaluate import METRICS
 from models.pipeline import BASELINES, MAIN_MODEL
@@ -27,8 +28,6 @@ KEY_PARAMS = {
     "model.xgboost.learning_rate": "learning_rate",
     "model.calibration": "calibration",
 }
-FINGERPRINT_TAG = "data.fingerprint"
-RUN_KIND_TAG = "rootcast.run_kind"  # "search" (a search's parent) or "search_trial"
 SEARCH_KINDS = {"search", "search_trial"}
 NOT_COMPARABLE = "not comparable"
 CHAMPION_MARK = "*"

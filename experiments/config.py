@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from experiments.registry import registered_name
 from features.errors import RootcastError
+from models.settings import (
+    ExplainSettings,
+    ModelSettings,
+    Section,
+    TargetingSettings,
+)
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.toml"
 
 
 class ConfigError(RootcastError):
     """An experiment config file or override is invalid."""
-
-
-class Section(BaseModel):
-    # strict: `true` is no integer and "3" no number — a typo must not train silently
-    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class DataSection(Section):
@@ -46,41 +48,8 @@ class SplitSection(Section):
     min_train_periods: int = Field(5, ge=2)
 
 
-class XGBoostSection(Section):
-    n_estimators: int = Field(400, ge=1)
-    max_depth: int = Field(3, ge=1, le=16)
-    learning_rate: float = Field(0.03, gt=0, le=1)
-    subsample: float = Field(0.8, gt=0, le=1)
-    colsample_bytree: float = Field(0.8, gt=0, le=1)
-    min_child_weight: float = Field(10.0, ge=0)
-    reg_lambda: float = Field(1.0, ge=0)
-    n_jobs: int = Field(2, ge=1)
-
-
-class ModelSection(Section):
-    seed: int = 0
-    calibration: Literal["isotonic", "sigmoid", "none"] = "sigmoid"
-    n_calibration_periods: int = Field(2, ge=1)
-    logistic_C: float = Field(0.1, gt=0)
-    xgboost: XGBoostSection = XGBoostSection()
-
-
 class EvaluationSection(Section):
     top_k: int = Field(30, ge=1)
-
-
-class ExplainSection(Section):
-    enabled: bool = True
-    n_bootstrap: int = Field(5, ge=0)  # district-bootstrap refits: intervals and stability
-    interaction_rows: int = Field(300, ge=10)  # rows for SHAP interaction values
-
-
-class TargetingSection(Section):
-    programs: str = ""  # empty: models/catalogs/programs.toml
-    budget: float = Field(40.0, ge=0)
-    max_per_district: int = Field(1, ge=1)
-    method: Literal["exact", "greedy"] = "exact"
-    naive_program: str = "livelihoods"  # the comparison plan's one program for top-risk places
 
 
 class TrackingSection(Section):
@@ -97,10 +66,10 @@ class ExperimentConfig(Section):
     synthetic: SyntheticSection = SyntheticSection()
     target: TargetSection = TargetSection()
     split: SplitSection = SplitSection()
-    model: ModelSection = ModelSection()
+    model: ModelSettings = ModelSettings()
     evaluation: EvaluationSection = EvaluationSection()
-    explain: ExplainSection = ExplainSection()
-    targeting: TargetingSection = TargetingSection()
+    explain: ExplainSettings = ExplainSettings()
+    targeting: TargetingSettings = TargetingSettings()
     tracking: TrackingSection = TrackingSection()
 
     @property
@@ -109,7 +78,7 @@ class ExperimentConfig(Section):
 
     @property
     def registered_model_name(self) -> str:
-        return self.tracking.registered_model or f"rootcast-h{self.target.horizon}"
+        return registered_name(self.target.horizon, self.tracking.registered_model)
 
 
 def _parse_value(text: str) -> Any:

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from experiments import tracking
+from experiments import registry, tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import load_inputs
-from experiments.outputs import write_csv, write_json
-from features.build import PERIOD_INDEX, build_features
+from features.build import build_features
+from features.writers import write_csv, write_json
 from models import explain, targeting
+from models.insight import forecast_rows, plan_programs
 
 log = logging.getLogger(__name__)
 
@@ -45,26 +46,24 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
     programs_path = request.programs or t.programs or None
     progress("rebuilding the run's data and features")
     inputs = load_inputs(config)
-    if tracking.run_tag(run_id, "data.fingerprint") not in (None, inputs.fingerprint):
+    if tracking.run_tag(run_id, registry.FINGERPRINT_TAG) not in (None, inputs.fingerprint):
         progress("warning: the data changed since the model was trained (fingerprint differs)")
     programs = targeting.load_programs(programs_path, inputs.catalog)
     frame, catalog = build_features(
         inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, config.target.horizon
     )
     features = catalog.model_features
-    forecast = frame[frame[PERIOD_INDEX] == frame[PERIOD_INDEX].max()].reset_index(drop=True)
+    forecast = frame[forecast_rows(frame)].reset_index(drop=True)
     progress(f"explaining {len(forecast)} districts and allocating a budget of {request.budget:g}")
+    settings = t.model_copy(
+        update={
+            "budget": request.budget,
+            "max_per_district": request.max_per_district or t.max_per_district,
+            "method": request.method or t.method,
+        }
+    )
     shap_values = explain.tree_shap(model, forecast[features])
-    bounds = frame[features].agg(["min", "max"])
-    benefits = targeting.program_benefits(
-        [model], forecast[features], forecast, shap_values, programs, bounds
-    )
-    plan = targeting.allocate(
-        benefits,
-        request.budget,
-        t.max_per_district if request.max_per_district is None else request.max_per_district,
-        t.method if request.method is None else request.method,
-    )
+    plan = plan_programs([model], frame, features, shap_values, programs, settings)
     write_csv(output_dir / "plan.csv", plan)
     write_json(
         output_dir / "plan_summary.json",

@@ -12,45 +12,35 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.metrics import brier_score_loss
 
-from experiments import tracking
+from experiments import registry, tracking
 from experiments.config import ConfigError, ExperimentConfig, apply_overrides
 from experiments.data import load_inputs, panel_fingerprint
-from experiments.outputs import write_csv, write_geojson, write_json, write_parquet
 from experiments.run import run_training
 from features.build import PERIOD_INDEX, TARGET
 from features.catalog import DEFAULT_CATALOG
 from features.continuity import continue_panel
 from features.loaders import read_panel
 from features.schema import period_ordinal, validate_panel
+from features.writers import write_csv, write_geojson, write_json, write_parquet
 from models.drift import PSI_WARNING, feature_drift, outcome_shift
 from models.evaluate import REFERENCE_MODEL, forecast_scores
 
-CHAMPION, PREVIOUS = tracking.CHAMPION, "previous"
-LOWER_IS_BETTER = {"brier", "log_loss", "ece"}
+CHAMPION, PREVIOUS = registry.CHAMPION, registry.PREVIOUS
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class RetrainRequest:
     new_data: str
-    model: str = "rootcast-h1@champion"
+    model: str = registry.DEFAULT_MODEL
     metric: str = "aupr"
     margin: float = 0.0
     force: bool = False
     allow_new_districts: bool = False
     overrides: list[str] = field(default_factory=list)
-
-
-def _registered_name(reference: str, config: ExperimentConfig) -> str:
-    if "@" in reference:
-        return reference.split("@", 1)[0]
-    if "/" in reference:
-        return reference.split("/", 1)[0]
-    return config.registered_model_name
 
 
 FIXED_SECTIONS = ("data.", "synthetic.", "target.", "tracking.")
@@ -115,16 +105,6 @@ def _head_to_head(
     }
 
 
-def _decide(scores: dict, metric: str, margin: float, force: bool) -> tuple[bool, str]:
-    champion, challenger = scores["champion"][metric], scores["challenger"][metric]
-    gain = champion - challenger if metric in LOWER_IS_BETTER else challenger - champion
-    if force:
-        return True, f"forced (gain in {metric}: {gain:+.4f})"
-    if np.isfinite(gain) and gain > margin:
-        return True, f"challenger better on {metric} by {gain:+.4f} (> margin {margin})"
-    return False, f"challenger not better on {metric} by more than {margin} (gain {gain:+.4f})"
-
-
 def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dict:
     """Check, train, compare and (maybe) promote; returns the decision record."""
     _check_overrides(request.overrides)
@@ -132,10 +112,12 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         champion, champion_run = tracking.load_model(request.model)
     except LookupError as exc:
         raise ConfigError(str(exc)) from None
-    if request.metric not in {"roc_auc", "aupr", "brier", "log_loss", "ece"}:
-        raise ConfigError(f"--metric {request.metric!r}: use roc_auc, aupr, brier, log_loss or ece")
+    if request.metric not in registry.PROMOTION_METRICS:
+        raise ConfigError(
+            f"--metric {request.metric!r}: use {', '.join(registry.PROMOTION_METRICS)}"
+        )
     base = ExperimentConfig.model_validate(tracking.load_run_config(champion_run))
-    name = _registered_name(request.model, base)
+    name = registry.ModelRef.parse(request.model).registered_name_or(base.registered_model_name)
     champion_version = tracking.alias_version(name, CHAMPION)
     if champion_version is None:
         raise ConfigError(f"{name} has no '{CHAMPION}' alias: nothing to compare against")
@@ -146,7 +128,7 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         )
     progress("loading the champion's data and the new periods")
     old = load_inputs(base)
-    if tracking.run_tag(champion_run, "data.fingerprint") not in (None, old.fingerprint):
+    if tracking.run_tag(champion_run, registry.FINGERPRINT_TAG) not in (None, old.fingerprint):
         raise ConfigError(
             f"the champion's data ({old.source}) changed since it was trained (fingerprint "
             "differs): retrain needs the data the champion learnt from"
@@ -184,10 +166,16 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         first_unseen,
         config.evaluation.top_k,
     )
-    promote, reason = _decide(scores, request.metric, request.margin, request.force)
+    promote, reason = registry.decide_promotion(
+        request.metric,
+        scores["champion"][request.metric],
+        scores["challenger"][request.metric],
+        request.margin,
+        request.force,
+    )
 
     old_version = champion_version
-    new_version = result.summary["model_version"]
+    new_version = result.summary.model_version
     record = {
         "decision": "promoted" if promote else "kept champion",
         "reason": reason,
@@ -195,45 +183,39 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         "margin": request.margin,
         "champion_version": old_version,
         "challenger_version": new_version,
-        "challenger_run_id": result.summary["run_id"],
+        "challenger_run_id": result.summary.run_id,
         "head_to_head": scores,
         "outcome_shift": outcome,
         "large_drift": large,
     }
     tags = {
-        "promotion.decision": record["decision"],
-        "promotion.reason": reason,
-        "promotion.metric": request.metric,
-        "promotion.champion_score": scores["champion"][request.metric],
-        "promotion.challenger_score": scores["challenger"][request.metric],
+        registry.DECISION_TAG: record["decision"],
+        registry.REASON_TAG: reason,
+        registry.METRIC_TAG: request.metric,
+        registry.CHAMPION_SCORE_TAG: scores["champion"][request.metric],
+        registry.CHALLENGER_SCORE_TAG: scores["challenger"][request.metric],
     }
-    tracking.tag_run(result.summary["run_id"], tags)
+    tracking.tag_run(result.summary.run_id, tags)
     for version in filter(None, [old_version, new_version]):
         tracking.tag_version(name, version, tags)
     if promote and new_version:
-        if old_version:
-            tracking.set_alias(name, PREVIOUS, old_version)
-        tracking.set_alias(name, CHAMPION, new_version)
+        tracking.promote(name, new_version)
     files = [
         write_csv(output_dir / "drift.csv", drift),
         write_json(output_dir / "retrain.json", record),
     ]
     metrics = {f"drift.{r.feature}.psi": r.psi for r in drift.itertuples()}
     metrics.update({f"drift.{k}": v for k, v in outcome.items()})
-    tracking.log_to_run(result.summary["run_id"], metrics, files)
+    tracking.log_to_run(result.summary.run_id, metrics, files)
     return record
 
 
 def rollback(name: str) -> tuple[str, str]:
     """Make `previous` the champion again (and the demoted version `previous`)."""
-    current, previous = (
-        tracking.alias_version(name, CHAMPION),
-        tracking.alias_version(name, PREVIOUS),
-    )
-    if previous is None or current is None:
+    swapped = tracking.swap_champion_and_previous(name)
+    if swapped is None:
         raise ConfigError(f"{name}: nothing to roll back to (no '{PREVIOUS}' alias)")
-    tracking.set_alias(name, CHAMPION, previous)
-    tracking.set_alias(name, PREVIOUS, current)
-    tracking.tag_version(name, previous, {"promotion.decision": "rolled back to"})
-    tracking.tag_version(name, current, {"promotion.decision": "rolled back from"})
+    current, previous = swapped
+    tracking.tag_version(name, previous, {registry.DECISION_TAG: "rolled back to"})
+    tracking.tag_version(name, current, {registry.DECISION_TAG: "rolled back from"})
     return current, previous

@@ -1,7 +1,11 @@
-"""One training run: inputs -> features -> rolling-origin evaluation -> final fit -> MLflow.
+"""One training run, as named steps:
 
+    load -> prepare -> evaluate -> fit final -> explain/target -> persist -> log
+
+Each step is a function with typed inputs and outputs; `run_training` only sequences them.
 Nothing is logged until the config and the data have been validated and every model has been
-evaluated, so a user's mistake leaves no half-made run behind.
+evaluated, so a user's mistake leaves no half-made run behind. Result files follow the
+results contract (`reports/contract.py`).
 """
 
 from __future__ import annotations
@@ -16,26 +20,23 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone
+from sklearn.base import BaseEstimator, clone
 
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import ExperimentInputs, load_inputs
-from experiments.insight import explain_and_target
-from experiments.outputs import (
-    write_atomically,
-    write_csv,
-    write_geojson,
-    write_json,
-    write_parquet,
-)
 from experiments.prepare import PreparedData, prepare
+from experiments.registry import HORIZON_TAG, SYNTHETIC_TAG
 from features.build import PERIOD_INDEX, TARGET
+from features.writers import write_atomically, write_csv, write_geojson, write_json, write_parquet
 from models.evaluate import score_predictions
 from models.explain import CAVEAT
-from models.pipeline import MAIN_MODEL, XGBoostSettings, fit_model, model_zoo
-from models.targeting import DEFAULT_PROGRAMS, load_programs
+from models.insight import Insight, InsightSettings, explain_and_target, forecast_rows
+from models.pipeline import BASELINES, MAIN_MODEL, fit_model, model_zoo
+from models.targeting import DEFAULT_PROGRAMS, ProgramCatalog, load_programs
 from models.validate import cross_validated_predictions
+from reports import contract
+from reports.contract import DataInfo, FoldInfo, RunSummary, TargetInfo
 
 ORACLE = "oracle"
 log = logging.getLogger(__name__)
@@ -44,14 +45,216 @@ Progress = Callable[[str], None]
 
 @dataclass
 class RunResult:
-    """What a run produced: scores (long table), summary (with MLflow identifiers), files
+    """What a run produced: scores (long table), the summary (with MLflow identifiers), files
     written, the prepared model frame and the held-out predictions."""
 
     scores: pd.DataFrame
-    summary: dict
+    summary: RunSummary
     files: list[Path] = field(default_factory=list)
     prepared: PreparedData | None = None
     predictions: pd.DataFrame | None = None
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Validated inputs and, when the explain stage runs, the program catalog."""
+
+    inputs: ExperimentInputs
+    programs: ProgramCatalog | None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The model zoo, every model's held-out predictions (rolling origin) and their scores."""
+
+    zoo: dict[str, BaseEstimator]
+    predictions: pd.DataFrame
+    scores: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class FinalModel:
+    """The main model fitted on every labelled row, and its forecast of the latest period."""
+
+    model: BaseEstimator
+    forecast: pd.DataFrame  # district_id, period, probability
+
+
+# --- the steps ---
+
+
+def load(config: ExperimentConfig) -> Loaded:
+    """Validate the panel (or generate the synthetic region) and the program catalog."""
+    inputs = load_inputs(config)
+    if not config.explain.enabled:
+        return Loaded(inputs, None)
+    programs = load_programs(config.targeting.programs or None, inputs.catalog)
+    if config.targeting.naive_program not in programs.programs:
+        raise ConfigError(
+            f"targeting.naive_program = {config.targeting.naive_program!r} is not in the program "
+            f"catalog ({', '.join(programs.programs)})"
+        )
+    return Loaded(inputs, programs)
+
+
+def evaluate(
+    config: ExperimentConfig, data: PreparedData, progress: Progress = log.info
+) -> Evaluation:
+    """Rolling-origin predictions of every model (and the oracle's on synthetic data), scored."""
+    zoo = model_zoo(data.features, data.history, config.model, config.target.horizon)
+    folds = data.folds
+    predictions = cross_validated_predictions(
+        data.frame,
+        zoo,
+        data.features,
+        folds,
+        on_fold=lambda f: progress(
+            f"fold {f.number}/{len(folds)}: test period index "
+            f"{f.test_period}, {len(f.train_index):,} training rows"
+        ),
+    )
+    names = list(zoo)
+    oracle = _oracle_column(data.inputs, predictions, config.target.horizon)
+    if oracle is not None:
+        predictions[ORACLE] = oracle
+        names.append(ORACLE)
+    scores = score_predictions(predictions, names, config.evaluation.top_k)
+    return Evaluation(zoo, predictions, scores)
+
+
+def fit_final(evaluation: Evaluation, data: PreparedData) -> FinalModel:
+    """Refit the main model on every labelled period; forecast the latest period."""
+    frame, features = data.frame, data.features
+    labelled = frame[TARGET].notna()
+    model = fit_model(
+        clone(evaluation.zoo[MAIN_MODEL]),
+        frame.loc[labelled, features],
+        frame.loc[labelled, TARGET].to_numpy(),
+        frame.loc[labelled, PERIOD_INDEX].to_numpy(),
+    )
+    latest = forecast_rows(frame)
+    forecast = frame.loc[latest, ["district_id", "period"]].copy()
+    forecast["probability"] = model.predict_proba(frame.loc[latest, features])[:, 1]
+    return FinalModel(model, forecast)
+
+
+def explain_target(
+    config: ExperimentConfig,
+    data: PreparedData,
+    final: FinalModel,
+    programs: ProgramCatalog | None,
+    progress: Progress = log.info,
+) -> tuple[Insight | None, pd.DataFrame]:
+    """The explain-and-target stage (when enabled) and the forecast with its intervals,
+    highest risk first."""
+    forecast, found = final.forecast, None
+    if config.explain.enabled and programs is not None:
+        settings = InsightSettings(config.model, config.explain, config.targeting)
+        truth = _truth_terms(data.inputs, data.frame, config.target.horizon)
+        found = explain_and_target(
+            data.frame, data.catalog, data.folds, final.model, settings, programs, truth, progress
+        )
+        intervals = found.tables["district_profiles"][["district_id", "risk_low", "risk_high"]]
+        forecast = forecast.merge(intervals, on="district_id", how="left")
+    return found, forecast.sort_values("probability", ascending=False, kind="stable")
+
+
+def persist(
+    output_dir: Path,
+    config: ExperimentConfig,
+    data: PreparedData,
+    evaluation: Evaluation,
+    forecast: pd.DataFrame,
+    found: Insight | None,
+    programs: ProgramCatalog | None,
+) -> list[Path]:
+    """Write every result table of the contract, the catalog, the programs and polygons."""
+    tables = {
+        "predictions": evaluation.predictions,
+        "metrics": evaluation.scores,
+        "forecast": forecast,
+        **(found.tables if found is not None else {}),
+        "panel": data.inputs.panel,  # labels, incidents and protected columns for reports
+    }
+    checked = {key: contract.check_table(key, table) for key, table in tables.items()}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    writers = {".parquet": write_parquet, ".csv": write_csv}
+    files = []
+    for key, table in checked.items():
+        path = output_dir / contract.TABLES_BY_KEY[key].file
+        files.append(writers[path.suffix](path, table))
+    files.append(write_json(output_dir / contract.CATALOG_FILE, data.catalog.model_dump()))
+    if programs is not None:  # the assumptions the plan was made under, for the report
+        source = Path(config.targeting.programs or DEFAULT_PROGRAMS)
+        files.append(
+            write_atomically(
+                output_dir / contract.PROGRAMS_FILE, lambda tmp: shutil.copyfile(source, tmp)
+            )
+        )
+    if data.inputs.geometry is not None:
+        files.append(write_geojson(output_dir / contract.GEOMETRY_FILE, data.inputs.geometry))
+    return files
+
+
+def log_run(
+    output_dir: Path,
+    config: ExperimentConfig,
+    data: PreparedData,
+    evaluation: Evaluation,
+    final: FinalModel,
+    found: Insight | None,
+    summary: RunSummary,
+    files: list[Path],
+) -> list[Path]:
+    """Log config, dataset, metrics, model (registered; the first version becomes champion)
+    and result files to MLflow; completes `summary` with the identifiers and writes it.
+    Returns every file written, summary.json first."""
+    inputs, frame = data.inputs, data.frame
+    labelled = frame[TARGET].notna()
+    tags = {
+        SYNTHETIC_TAG: str(inputs.synthetic).lower(),
+        HORIZON_TAG: str(config.target.horizon),
+    }
+    with tracking.tracked_run(config.tracking.experiment, config.name, tags) as run_id:
+        tracking.log_config(config.model_dump())
+        tracking.log_dataset(inputs.panel, config.name, inputs.source, inputs.fingerprint)
+        tracking.log_metric_table(evaluation.scores)
+        if found is not None:
+            tracking.log_scalars(found.metrics)
+        name = config.registered_model_name if config.tracking.register_model else None
+        uri, version, champion = tracking.log_and_register_model(
+            final.model, frame.loc[labelled, data.features].head(5), name
+        )
+        summary.run_id, summary.model_uri = run_id, uri
+        summary.registered_model, summary.model_version = name, version
+        summary.became_champion = champion
+        files = [write_json(output_dir / contract.SUMMARY_FILE, summary.to_dict()), *files]
+        tracking.log_artifact_files(files)
+    return files
+
+
+def run_training(
+    config: ExperimentConfig, output_dir: Path, progress: Progress = log.info
+) -> RunResult:
+    """Train, evaluate, log and register per `config`; write result files to `output_dir`."""
+    started = time.perf_counter()
+    progress("loading and validating data")
+    loaded = load(config)
+    progress(f"building features for {len(loaded.inputs.panel):,} district-periods")
+    data = prepare(config, loaded.inputs)
+    evaluation = evaluate(config, data, progress)
+    progress("fitting the final model on all labelled periods")
+    final = fit_final(evaluation, data)
+    found, forecast = explain_target(config, data, final, loaded.programs, progress)
+    summary = summarise(config, data, evaluation.scores, found)
+    files = persist(output_dir, config, data, evaluation, forecast, found, loaded.programs)
+    progress("logging to MLflow and registering the model")
+    summary.seconds = round(time.perf_counter() - started, 1)
+    files = log_run(output_dir, config, data, evaluation, final, found, summary, files)
+    return RunResult(evaluation.scores, summary, files, data, evaluation.predictions)
+
+
+# --- helpers ---
 
 
 def _oracle_column(inputs: ExperimentInputs, predictions: pd.DataFrame, horizon: int):
@@ -61,148 +264,6 @@ def _oracle_column(inputs: ExperimentInputs, predictions: pd.DataFrame, horizon:
     keyed = inputs.oracle.set_index(["district_id", "period"])["oracle_prob"]
     index = pd.MultiIndex.from_frame(predictions[["district_id", "period"]])
     return keyed.reindex(index).to_numpy()
-
-
-def _pooled_metrics(scores: pd.DataFrame) -> dict:
-    pooled = scores[scores["fold"] == "pooled"].drop(columns="fold").set_index("model")
-    return {
-        m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
-        for m, row in pooled.to_dict("index").items()
-    }
-
-
-def run_training(
-    config: ExperimentConfig, output_dir: Path, progress: Progress = log.info
-) -> RunResult:
-    """Train, evaluate, log and register per `config`; write result files to `output_dir`."""
-    started = time.perf_counter()
-    progress("loading and validating data")
-    inputs = load_inputs(config)
-    programs = (
-        load_programs(config.targeting.programs or None, inputs.catalog)
-        if config.explain.enabled
-        else None
-    )
-    if programs is not None and config.targeting.naive_program not in programs.programs:
-        raise ConfigError(
-            f"targeting.naive_program = {config.targeting.naive_program!r} is not in the program "
-            f"catalog ({', '.join(programs.programs)})"
-        )
-    horizon = config.target.horizon
-    progress(f"building features for {len(inputs.panel):,} district-periods")
-    prepared = prepare(config, inputs)
-    frame, catalog, features, folds = (
-        prepared.frame,
-        prepared.catalog,
-        prepared.features,
-        prepared.folds,
-    )
-    history = prepared.history
-    labelled = frame[TARGET].notna()
-    m = config.model
-    settings = XGBoostSettings(**m.xgboost.model_dump())
-    zoo = model_zoo(
-        features,
-        history,
-        settings,
-        m.calibration,
-        m.n_calibration_periods,
-        horizon,
-        m.seed,
-        m.logistic_C,
-    )
-    predictions = cross_validated_predictions(
-        frame,
-        zoo,
-        features,
-        folds,
-        on_fold=lambda f: progress(
-            f"fold {f.number}/{len(folds)}: test period index "
-            f"{f.test_period}, {len(f.train_index):,} training rows"
-        ),
-    )
-    names = list(zoo)
-    oracle = _oracle_column(inputs, predictions, horizon)
-    if oracle is not None:
-        predictions[ORACLE] = oracle
-        names.append(ORACLE)
-    scores = score_predictions(predictions, names, config.evaluation.top_k)
-
-    progress("fitting the final model on all labelled periods")
-    final = fit_model(
-        clone(zoo[MAIN_MODEL]),
-        frame.loc[labelled, features],
-        frame.loc[labelled, TARGET].to_numpy(),
-        frame.loc[labelled, PERIOD_INDEX].to_numpy(),
-    )
-    latest = frame[PERIOD_INDEX] == frame[PERIOD_INDEX].max()
-    forecast = frame.loc[latest, ["district_id", "period"]].copy()
-    forecast["probability"] = final.predict_proba(frame.loc[latest, features])[:, 1]
-
-    found = None
-    if config.explain.enabled:
-        found = explain_and_target(
-            frame,
-            catalog,
-            features,
-            final,
-            folds,
-            settings,
-            config,
-            programs,
-            m.seed,
-            _truth_terms(inputs, frame, horizon),
-            progress,
-        )
-        intervals = found.tables["district_profiles"][["district_id", "risk_low", "risk_high"]]
-        forecast = forecast.merge(intervals, on="district_id", how="left")
-    forecast = forecast.sort_values("probability", ascending=False, kind="stable")
-
-    summary = _summary(config, inputs, frame, folds, features, scores, found)
-    tables = {"predictions.parquet": predictions, "metrics.csv": scores, "forecast.csv": forecast}
-    if found is not None:
-        tables.update(
-            {
-                f"{name}.{'parquet' if name == 'district_drivers' else 'csv'}": table
-                for name, table in found.tables.items()
-            }
-        )
-    tables["panel.parquet"] = inputs.panel  # labels, incidents and protected columns for reports
-    files = _write_tables(output_dir, tables)
-    files.append(write_json(output_dir / "catalog.json", catalog.model_dump()))
-    if programs is not None:  # the assumptions the plan was made under, for the report
-        source = Path(config.targeting.programs or DEFAULT_PROGRAMS)
-        files.append(
-            write_atomically(output_dir / "programs.toml", lambda tmp: shutil.copyfile(source, tmp))
-        )
-    if inputs.geometry is not None:
-        files.append(write_geojson(output_dir / "geometry.geojson", inputs.geometry))
-
-    progress("logging to MLflow and registering the model")
-    tags = {"data.synthetic": str(inputs.synthetic).lower(), "horizon": str(horizon)}
-    with tracking.tracked_run(config.tracking.experiment, config.name, tags) as run_id:
-        tracking.log_config(config.model_dump())
-        tracking.log_dataset(inputs.panel, config.name, inputs.source, inputs.fingerprint)
-        tracking.log_metric_table(scores)
-        if found is not None:
-            tracking.log_scalars(found.metrics)
-        name = config.registered_model_name if config.tracking.register_model else None
-        uri, version, champion = tracking.log_and_register_model(
-            final, frame.loc[labelled, features].head(5), name
-        )
-        summary.update(
-            {
-                "run_id": run_id,
-                "model_uri": uri,
-                "registered_model": name,
-                "model_version": version,
-                "became_champion": champion,
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        )
-        files.insert(0, write_json(output_dir / "summary.json", summary))
-        tracking.log_artifact_files(files)
-    return RunResult(scores, summary, files, prepared, predictions)
 
 
 def _truth_terms(inputs: ExperimentInputs, frame: pd.DataFrame, horizon: int):
@@ -216,56 +277,57 @@ def _truth_terms(inputs: ExperimentInputs, frame: pd.DataFrame, horizon: int):
     )
 
 
-def _summary(config, inputs, frame, folds, features, scores, found) -> dict:
-    latest = frame[PERIOD_INDEX] == frame[PERIOD_INDEX].max()
-    summary = {
-        "experiment": config.tracking.experiment,
-        "config_name": config.name,
-        "data": {
-            "source": inputs.source,
-            "fingerprint": inputs.fingerprint,
-            "synthetic": inputs.synthetic,
-            "n_districts": int(frame["district_id"].nunique()),
-            "n_rows": int(len(frame)),
-            "periods": [str(frame["period"].min()), str(frame["period"].max())],
-        },
-        "target": {
-            "horizon": config.target.horizon,
-            "definition": f"incidents in period t+{config.target.horizon} >= 1",
-        },
-        "folds": [
-            {
-                "fold": f.number,
-                "test_period_index": f.test_period,
-                "n_train": int(len(f.train_index)),
-                "n_test": int(len(f.test_index)),
-            }
-            for f in folds
-        ],
-        "features": features,
-        "metrics": _pooled_metrics(scores),
-        "forecast_period": str(frame.loc[latest, "period"].iloc[0]),
-        "evaluation": {"top_k": config.evaluation.top_k},
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+def pooled_metrics(scores: pd.DataFrame) -> dict[str, dict[str, float | None]]:
+    """`{model: {metric: value}}` of the pooled rows (None where a metric is undefined)."""
+    pooled = scores[scores["fold"] == "pooled"].drop(columns="fold").set_index("model")
+    return {
+        m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
+        for m, row in pooled.to_dict("index").items()
     }
+
+
+def summarise(
+    config: ExperimentConfig, data: PreparedData, scores: pd.DataFrame, found: Insight | None
+) -> RunSummary:
+    """The run's summary before logging (MLflow identifiers are filled in by `log_run`)."""
+    frame, inputs = data.frame, data.inputs
+    latest = forecast_rows(frame)
+    horizon = config.target.horizon
+    summary = RunSummary(
+        experiment=config.tracking.experiment,
+        config_name=config.name,
+        data=DataInfo(
+            source=inputs.source,
+            fingerprint=inputs.fingerprint,
+            synthetic=inputs.synthetic,
+            n_districts=int(frame["district_id"].nunique()),
+            n_rows=int(len(frame)),
+            periods=[str(frame["period"].min()), str(frame["period"].max())],
+        ),
+        target=TargetInfo(horizon, f"incidents in period t+{horizon} >= 1"),
+        folds=[
+            FoldInfo(f.number, f.test_period, int(len(f.train_index)), int(len(f.test_index)))
+            for f in data.folds
+        ],
+        features=data.features,
+        metrics=pooled_metrics(scores),
+        forecast_period=str(frame.loc[latest, "period"].iloc[0]),
+        evaluation={"top_k": config.evaluation.top_k},
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+        main_model=MAIN_MODEL,
+        baselines=list(BASELINES),
+    )
     if found is not None:
-        summary["explain"] = {"caveat": CAVEAT, **found.metrics}
-        if found.recovery is not None:
-            summary["truth_recovery"] = found.recovery
-        if found.plan_scores is not None:
-            summary["truth_plan"] = found.plan_scores
-        summary["targeting"] = {
-            "budget": config.targeting.budget,
-            "method": config.targeting.method,
-            "max_per_district": config.targeting.max_per_district,
+        summary.explain = {"caveat": CAVEAT, **found.metrics}
+        summary.truth_recovery = found.recovery
+        summary.truth_plan = found.plan_scores
+        t = config.targeting
+        summary.targeting = {
+            "budget": t.budget,
+            "method": t.method,
+            "max_per_district": t.max_per_district,
         }
     return summary
-
-
-def _write_tables(output_dir: Path, tables: dict[str, pd.DataFrame]) -> list[Path]:
-    output_dir.mkdir(parents=True, exist_ok=True)
-    writers = {".parquet": write_parquet, ".csv": write_csv}
-    return [writers[Path(name).suffix](output_dir / name, table) for name, table in tables.items()]
 
 
 def metrics_table(scores: pd.DataFrame) -> str:

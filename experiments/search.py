@@ -24,14 +24,14 @@ import optuna
 import pandas as pd
 
 from experiments import tracking
-from experiments.compare import FINGERPRINT_TAG, RUN_KIND_TAG
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import load_inputs
-from experiments.outputs import write_csv, write_json
 from experiments.prepare import PreparedData, prepare
+from experiments.registry import FINGERPRINT_TAG, RUN_KIND_TAG
 from experiments.run import RunResult, run_training
+from features.writers import write_csv, write_json
 from models.evaluate import REFERENCE_MODEL, score_predictions
-from models.pipeline import MAIN_MODEL, XGBoostSettings, model_zoo
+from models.pipeline import MAIN_MODEL, model_zoo
 from models.validate import cross_validated_predictions
 
 OBJECTIVE = "aupr"
@@ -94,17 +94,7 @@ def _inside_space(config: ExperimentConfig) -> dict[str, float | int] | None:
 
 def fold_scores(config: ExperimentConfig, data: PreparedData) -> dict[str, float]:
     """Pooled held-out metrics of the calibrated xgboost over the rolling-origin folds."""
-    m = config.model
-    zoo = model_zoo(
-        data.features,
-        data.history,
-        XGBoostSettings(**m.xgboost.model_dump()),
-        m.calibration,
-        m.n_calibration_periods,
-        config.target.horizon,
-        m.seed,
-        m.logistic_C,
-    )
+    zoo = model_zoo(data.features, data.history, config.model, config.target.horizon)
     models = {name: zoo[name] for name in (REFERENCE_MODEL, MAIN_MODEL)}  # reference: skill
     predictions = cross_validated_predictions(data.frame, models, data.features, data.folds)
     scores = score_predictions(predictions, [MAIN_MODEL], config.evaluation.top_k)
@@ -215,7 +205,7 @@ def train_with_search(
     best = with_xgboost_params(config, found.best_params)
     progress(f"training with the best parameters of trial {found.best_trial}")
     result = run_training(best, output_dir, progress)
-    run_id = result.summary["run_id"]
+    run_id = result.summary.run_id
     tracking.attach_to_parent(run_id, found.parent_run_id)
     tracking.tag_run(run_id, {"search.parent_run_id": found.parent_run_id})
     tracking.tag_run(found.parent_run_id, {"search.final_run_id": run_id})

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.outputs import write_csv, write_geojson, write_parquet
 from features.synthetic import generate_region
+from features.writers import write_csv, write_geojson, write_parquet
 
 
 def export_synthetic(

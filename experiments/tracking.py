@@ -1,4 +1,5 @@
-"""The one module that talks to MLflow: runs, params, datasets, metrics, models, registry.
+"""The one module that talks to MLflow: runs, params, datasets, metrics, models, registry
+(the registry's rules and names are in `experiments/registry.py`).
 
 Default store: SQLite `mlflow.db` in the project folder with artifacts under `mlruns/`;
 `MLFLOW_TRACKING_URI` (e.g. an MLflow server) overrides it.
@@ -21,8 +22,16 @@ from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from experiments.registry import (
+    CHAMPION,
+    FINGERPRINT_TAG,
+    PARENT_TAG,
+    PREVIOUS,
+    ModelRef,
+    becomes_champion_on_registration,
+)
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-CHAMPION = "champion"
 # MLflow's codes for "no such registered model" and "no such alias"
 ABSENT = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 log = logging.getLogger(__name__)
@@ -90,7 +99,7 @@ def log_dataset(panel: pd.DataFrame, name: str, source: str, digest: str) -> Non
             panel, source=origin, name=name, targets="incidents", digest=digest
         )
         mlflow.log_input(dataset, context="training")
-    mlflow.set_tag("data.fingerprint", digest)
+    mlflow.set_tag(FINGERPRINT_TAG, digest)
 
 
 def log_metric_table(scores: pd.DataFrame) -> None:
@@ -141,10 +150,20 @@ def log_and_register_model(
     if not registered_name:
         return info.model_uri, None, False
     version = str(info.registered_model_version)
-    if alias_version(registered_name, CHAMPION) is not None:
+    if not becomes_champion_on_registration(alias_version(registered_name, CHAMPION)):
         return info.model_uri, version, False
-    MlflowClient(tracking_uri()).set_registered_model_alias(registered_name, CHAMPION, version)
+    set_alias(registered_name, CHAMPION, version)
     return info.model_uri, version, True
+
+
+def run_id_of(ref: ModelRef) -> str:
+    """The id of the run that logged the model `ref` names (raises MlflowException)."""
+    client = MlflowClient(tracking_uri())
+    if ref.alias:
+        return client.get_model_version_by_alias(ref.name, ref.alias).run_id
+    if ref.version:
+        return client.get_model_version(ref.name, ref.version).run_id
+    return client.get_run(ref.run_id).info.run_id
 
 
 def load_model(reference: str) -> tuple[object, str]:
@@ -153,20 +172,10 @@ def load_model(reference: str) -> tuple[object, str]:
     Returns (the fitted scikit-learn model, the id of the run that logged it).
     """
     mlflow.set_tracking_uri(tracking_uri())
-    client = MlflowClient(tracking_uri())
+    ref = ModelRef.parse(reference)
     try:
-        if "@" in reference:
-            name, alias = reference.split("@", 1)
-            run_id = client.get_model_version_by_alias(name, alias).run_id
-            uri = f"models:/{name}@{alias}"
-        elif "/" in reference:
-            name, version = reference.split("/", 1)
-            run_id = client.get_model_version(name, version).run_id
-            uri = f"models:/{name}/{version}"
-        else:
-            run_id, uri = reference, f"runs:/{reference}/model"
-            client.get_run(run_id)
-        return mlflow.sklearn.load_model(uri), run_id
+        run_id = run_id_of(ref)
+        return mlflow.sklearn.load_model(ref.uri), run_id
     except MlflowException as exc:
         raise LookupError(f"model {reference!r} not found in {tracking_uri()}: {exc}") from None
 
@@ -200,6 +209,25 @@ def set_alias(name: str, alias: str, version: str) -> None:
     MlflowClient(tracking_uri()).set_registered_model_alias(name, alias, version)
 
 
+def promote(name: str, version: str) -> None:
+    """Make `version` champion; the champion it replaces (if any) keeps alias `previous`."""
+    current = alias_version(name, CHAMPION)
+    if current is not None and current != version:
+        set_alias(name, PREVIOUS, current)
+    set_alias(name, CHAMPION, version)
+
+
+def swap_champion_and_previous(name: str) -> tuple[str, str] | None:
+    """Rollback: `previous` becomes champion and the champion `previous`. Returns
+    (demoted, restored) versions, or None when there is nothing to roll back to."""
+    current, previous = alias_version(name, CHAMPION), alias_version(name, PREVIOUS)
+    if current is None or previous is None:
+        return None
+    set_alias(name, CHAMPION, previous)
+    set_alias(name, PREVIOUS, current)
+    return current, previous
+
+
 def tag_version(name: str, version: str, tags: dict[str, str]) -> None:
     client = MlflowClient(tracking_uri())
     for key, value in tags.items():
@@ -230,14 +258,8 @@ def download_run_results(run_id_or_model_ref: str, dest: Path) -> Path:
     Raises LookupError when the run or model is unknown, or the run logged no summary.json.
     """
     client = MlflowClient(tracking_uri())
-    reference = run_id_or_model_ref.removeprefix("models:/")
     try:
-        if "@" in reference:
-            run_id = client.get_model_version_by_alias(*reference.split("@", 1)).run_id
-        elif "/" in reference:
-            run_id = client.get_model_version(*reference.split("/", 1)).run_id
-        else:
-            run_id = reference
+        run_id = run_id_of(ModelRef.parse(run_id_or_model_ref))
         files = [f.path for f in client.list_artifacts(run_id) if not f.is_dir]
     except MlflowException as exc:
         raise LookupError(f"{run_id_or_model_ref!r} not found in {tracking_uri()}: {exc}") from None
@@ -251,8 +273,6 @@ def download_run_results(run_id_or_model_ref: str, dest: Path) -> Path:
 
 
 # --- Comparing runs and hyper-parameter search (nested runs) ---
-
-PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under its parent
 
 
 def search_runs_frame(experiment: str, filter_string: str = "") -> pd.DataFrame:

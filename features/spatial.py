@@ -42,9 +42,3 @@ def queen_adjacency(
     matrix.data[:] = 1.0
     return matrix
 
-
-def row_normalise(adjacency: sparse.csr_matrix) -> sparse.csr_matrix:
-    """Rows scaled to sum to one (isolated districts keep an all-zero row)."""
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    scale = np.divide(1.0, degree, out=np.zeros_like(degree), where=degree > 0)
-    return sparse.diags(scale) @ adjacency

@@ -8,8 +8,6 @@ out-of-fold predictions from rolling-origin splits inside the training periods.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -20,6 +18,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from xgboost import XGBClassifier
+
+from models.settings import ModelSettings, XGBoostSettings
 
 PROB_FLOOR = 1e-4  # keeps log loss finite when a calibrator outputs 0 or 1
 
@@ -148,21 +148,6 @@ def _select(columns: list[str]) -> ColumnTransformer:
     ).set_output(transform="pandas")
 
 
-@dataclass(frozen=True)
-class XGBoostSettings:
-    """Hyper-parameters of the xgboost models (validated by the experiment config)."""
-
-    n_estimators: int = 400
-    max_depth: int = 3
-    learning_rate: float = 0.03
-    subsample: float = 0.8
-    colsample_bytree: float = 0.8
-    min_child_weight: float = 10.0
-    reg_lambda: float = 1.0
-    n_jobs: int = 2
-    extra: dict = field(default_factory=dict)
-
-
 def xgboost_pipeline(columns: list[str], settings: XGBoostSettings, seed: int) -> Pipeline:
     """Column selection + XGBClassifier(`hist`), the main model's uncalibrated pipeline."""
     booster = XGBClassifier(
@@ -178,7 +163,6 @@ def xgboost_pipeline(columns: list[str], settings: XGBoostSettings, seed: int) -
         reg_lambda=settings.reg_lambda,
         n_jobs=settings.n_jobs,
         random_state=seed,
-        **settings.extra,
     )
     return Pipeline([("select", _select(columns)), ("xgb", booster)])
 
@@ -197,24 +181,23 @@ def logistic_pipeline(columns: list[str], C: float = 0.1) -> Pipeline:
 def model_zoo(
     all_features: list[str],
     history_features: list[str],
-    settings: XGBoostSettings,
-    calibration: str,
-    n_calibration_periods: int,
+    settings: ModelSettings,
     horizon: int,
-    seed: int,
-    logistic_C: float = 0.1,
 ) -> dict[str, BaseEstimator]:
     """The baselines and the main model, by name; `xgboost` is the model we register."""
 
     def calibrated(estimator: BaseEstimator) -> PeriodCalibratedClassifier:
-        return PeriodCalibratedClassifier(estimator, calibration, n_calibration_periods, horizon)
+        return PeriodCalibratedClassifier(
+            estimator, settings.calibration, settings.n_calibration_periods, horizon
+        )
 
+    xgb, seed = settings.xgboost, settings.seed
     return {
         "historical_rate": HistoricalRateClassifier(),
         "persistence": PersistenceClassifier(),
-        "conflict_history": calibrated(xgboost_pipeline(history_features, settings, seed)),
-        "logistic": logistic_pipeline(all_features, logistic_C),
-        "xgboost": calibrated(xgboost_pipeline(all_features, settings, seed)),
+        "conflict_history": calibrated(xgboost_pipeline(history_features, xgb, seed)),
+        "logistic": logistic_pipeline(all_features, settings.logistic_C),
+        "xgboost": calibrated(xgboost_pipeline(all_features, xgb, seed)),
     }
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from models.pipeline import MAIN_MODEL
 from reports.results import Results
 
 
@@ -40,7 +39,9 @@ def _audit_one(res: Results, column: str, fp: str) -> dict | None:
     if res.predictions is not None:
         held = res.predictions.assign(group=res.predictions["district_id"].map(group))
         calib = held.groupby("group", observed=True).agg(
-            forecast=(MAIN_MODEL, "mean"), observed=("target", "mean"), rows=("target", "size")
+            forecast=(res.summary.main_model, "mean"),
+            observed=("target", "mean"),
+            rows=("target", "size"),
         )
         table = table.join(calib)
         table["gap"] = table["forecast"] - table["observed"]
@@ -94,5 +95,5 @@ def disparity_audit(res: Results) -> list[dict] | None:
     columns = [c for c in protected if res.panel is not None and c in res.panel.columns]
     if not columns:
         return None
-    audits = [_audit_one(res, c, str(res.summary["forecast_period"])) for c in columns]
+    audits = [_audit_one(res, c, str(res.summary.forecast_period)) for c in columns]
     return [a for a in audits if a is not None] or None

@@ -13,24 +13,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from features.build import PERIOD_INDEX, add_history_features
 from features.errors import RootcastError
-from features.schema import period_ordinal
-from models.targeting import DEFAULT_PROGRAMS
+from reports.contract import (
+    CATALOG_FILE,
+    GEOMETRY_FILE,
+    PROGRAMS_FILE,
+    RESULT_TABLES,
+    SUMMARY_FILE,
+    ResultContractError,
+    RunSummary,
+)
 
-TABLES = {
-    "predictions": "predictions.parquet",
-    "metrics": "metrics.csv",
-    "forecast": "forecast.csv",
-    "profiles": "district_profiles.csv",
-    "drivers": "district_drivers.parquet",
-    "shap_global": "shap_global.csv",
-    "shap_domains": "shap_domains.csv",
-    "stability": "shap_stability.csv",
-    "interactions": "shap_interactions.csv",
-    "plan": "plan.csv",
-    "panel": "panel.parquet",
-}
+REQUIRED = (SUMMARY_FILE, "forecast.csv")
 
 
 class ReportError(RootcastError):
@@ -42,12 +36,11 @@ class Results:
     """A results folder, loaded: `district_id` and `period` are text in every table."""
 
     folder: Path
-    summary: dict
+    summary: RunSummary
     tables: dict[str, pd.DataFrame | None]
     catalog: dict[str, dict] = field(default_factory=dict)
     geometry: object | None = None
-    values: pd.DataFrame | None = None  # feature values per (district_id, period)
-    programs: tuple[str, dict] = ("", {})
+    programs: tuple[str, dict] = ("", {})  # (file name, programs) the plan was made under
 
     def __getattr__(self, name: str) -> pd.DataFrame | None:
         tables = self.__dict__.get("tables", {})
@@ -66,41 +59,40 @@ def _read(path: Path) -> pd.DataFrame | None:
     return frame
 
 
-def _feature_values(folder: Path) -> pd.DataFrame | None:
-    """Panel covariates plus the conflict-history features derived from incidents (the same
-    pure functions training used); spatial lags are not stored, so they stay NaN."""
-    if not (folder / "panel.parquet").exists():
-        return None
-    panel = pd.read_parquet(folder / "panel.parquet")
-    panel[PERIOD_INDEX] = period_ordinal(panel["period"])
-    values = add_history_features(panel).drop(columns=PERIOD_INDEX)
-    return values.astype({"district_id": str, "period": str})
-
-
 def _programs(folder: Path) -> tuple[str, dict]:
-    """The programs catalog beside the results (programs.toml) or else the shipped default."""
-    path = folder / "programs.toml" if (folder / "programs.toml").exists() else DEFAULT_PROGRAMS
+    """The program catalog the run's plan was made under (programs.toml beside the results);
+    ("", {}) when the run made no plan."""
+    path = folder / PROGRAMS_FILE
+    if not path.exists():
+        return "", {}
     return path.name, tomllib.loads(path.read_text(encoding="utf-8")).get("programs", {})
 
 
 def load_results(folder: Path) -> Results:
-    """Read every result file that exists. Raises ReportError without summary or forecast."""
-    missing = [n for n in ("summary.json", "forecast.csv") if not (folder / n).exists()]
+    """Read every result file that exists. Raises ReportError without summary or forecast,
+    or when summary.json breaks the results contract."""
+    missing = [n for n in REQUIRED if not (folder / n).exists()]
     if missing:
         raise ReportError(f"{folder}: no {', '.join(missing)}; is it a `train.py --output` dir?")
+    summary_path = folder / SUMMARY_FILE
+    try:
+        summary = RunSummary.from_dict(
+            json.loads(summary_path.read_text(encoding="utf-8")), str(summary_path)
+        )
+    except (json.JSONDecodeError, ResultContractError) as exc:
+        raise ReportError(f"{summary_path}: not a run summary ({exc})") from None
     res = Results(
         folder=folder,
-        summary=json.loads((folder / "summary.json").read_text(encoding="utf-8")),
-        tables={name: _read(folder / file) for name, file in TABLES.items()},
-        values=_feature_values(folder),
+        summary=summary,
+        tables={t.key: _read(folder / t.file) for t in RESULT_TABLES},
         programs=_programs(folder),
     )
-    if (folder / "catalog.json").exists():
-        res.catalog = json.loads((folder / "catalog.json").read_text(encoding="utf-8"))["features"]
-    if (folder / "geometry.geojson").exists():
+    if (folder / CATALOG_FILE).exists():
+        res.catalog = json.loads((folder / CATALOG_FILE).read_text(encoding="utf-8"))["features"]
+    if (folder / GEOMETRY_FILE).exists():
         import geopandas as gpd  # only reports with polygons pay for it
 
-        res.geometry = gpd.read_file(folder / "geometry.geojson").astype({"district_id": str})
+        res.geometry = gpd.read_file(folder / GEOMETRY_FILE).astype({"district_id": str})
     return res
 
 

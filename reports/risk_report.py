@@ -7,6 +7,7 @@ absent (no explanation tables, no polygons, no protected columns) is replaced by
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,9 +16,9 @@ import pandas as pd
 import shap
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from models.pipeline import BASELINES, MAIN_MODEL
 from reports import plots
 from reports.audit import disparity_audit
+from reports.contract import SUMMARY_FILE
 from reports.results import Results, district_labels, load_results, period_after
 
 TOP_N = 25
@@ -31,24 +32,24 @@ log = logging.getLogger(__name__)
 
 def _header(res: Results) -> dict:
     s = res.summary
-    horizon = s["target"]["horizon"]
-    # summary.json has no date field yet; its file time is the run's date unless copied since
-    written = s.get("created") or datetime.fromtimestamp(
-        (res.folder / "summary.json").stat().st_mtime, UTC
+    horizon = s.target.horizon
+    # summaries older than the `created` field: the file time is the run's date
+    written = s.created or datetime.fromtimestamp(
+        (res.folder / SUMMARY_FILE).stat().st_mtime, UTC
     ).strftime("%Y-%m-%d %H:%M UTC")
     return {
-        "definition": s["target"]["definition"],
+        "definition": s.target.definition,
         "horizon": horizon,
-        "forecast_period": s["forecast_period"],
-        "target_period": period_after(str(s["forecast_period"]), horizon),
-        "data": s["data"],
-        "model": MAIN_MODEL,
-        "registered": s.get("registered_model") or "not registered",
-        "version": s.get("model_version") or "-",
-        "run_id": s.get("run_id", "-"),
+        "forecast_period": s.forecast_period,
+        "target_period": period_after(str(s.forecast_period), horizon),
+        "data": asdict(s.data),
+        "model": s.main_model,
+        "registered": s.registered_model or "not registered",
+        "version": s.model_version or "-",
+        "run_id": s.run_id or "-",
         "run_date": written,
         "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "caveat": s.get("explain", {}).get("caveat", ""),
+        "caveat": (s.explain or {}).get("caveat", ""),
     }
 
 
@@ -58,21 +59,23 @@ def _previous_period(res: Results, period: str) -> str | None:
 
 
 def _ranking(res: Results, labels: pd.DataFrame) -> dict:
-    fp = str(res.summary["forecast_period"])
+    fp = str(res.summary.forecast_period)
     table = res.forecast.sort_values("probability", ascending=False).head(TOP_N)
     table = table.join(labels, on="district_id")
     prev = _previous_period(res, fp)
     preds = res.predictions
     has_change = preds is not None and prev is not None and (preds["period"] == prev).any()
     if has_change:
-        before = preds[preds["period"] == prev].set_index("district_id")[MAIN_MODEL]
+        before = preds[preds["period"] == prev].set_index("district_id")[res.summary.main_model]
         table["change"] = table["probability"] - table["district_id"].map(before)
     if res.panel is not None:
         now = res.panel[res.panel["period"] == fp].set_index("district_id")["incidents"]
         table["incidents"] = table["district_id"].map(now)
-    if res.profiles is not None:
-        table = table.merge(res.profiles[["district_id", "driver_1"]], on="district_id", how="left")
-    if res.drivers is not None:
+    if res.district_profiles is not None:
+        table = table.merge(
+            res.district_profiles[["district_id", "driver_1"]], on="district_id", how="left"
+        )
+    if res.district_drivers is not None:
         table["actionable_driver"] = table["district_id"].map(_top_actionable(res, fp))
     return {
         "rows": table.to_dict("records"),
@@ -84,10 +87,10 @@ def _ranking(res: Results, labels: pd.DataFrame) -> dict:
 
 def _top_actionable(res: Results, period: str) -> pd.Series:
     """district_id -> the actionable feature that raises its risk most (if any does)."""
-    rows = res.drivers[
-        (res.drivers["period"] == period)
-        & res.drivers["actionable"]
-        & (res.drivers["shap_value"] > 0)
+    rows = res.district_drivers[
+        (res.district_drivers["period"] == period)
+        & res.district_drivers["actionable"]
+        & (res.district_drivers["shap_value"] > 0)
     ]
     return rows.sort_values("shap_value").groupby("district_id")["feature"].last()
 
@@ -119,14 +122,12 @@ def _describe(res: Results, feature: str) -> str:
 def _explanation(res: Results, period: str) -> tuple[shap.Explanation, list[str]] | None:
     """SHAP values of the forecast period as a shap.Explanation (with feature values where
     known) and the district id of each of its rows."""
-    rows = res.drivers[res.drivers["period"] == period]
+    rows = res.district_drivers[res.district_drivers["period"] == period]
     if rows.empty:
         return None
     wide = rows.pivot(index="district_id", columns="feature", values="shap_value")
     if "feature_value" in rows.columns:
         data = rows.pivot(index="district_id", columns="feature", values="feature_value")
-    elif res.values is not None:
-        data = res.values[res.values["period"] == period].set_index("district_id")
     else:
         data = pd.DataFrame(index=wide.index)
     data = data.reindex(index=wide.index, columns=wide.columns).astype(float)
@@ -147,7 +148,7 @@ def _history(res: Results, district: str, fp: str) -> str | None:
             pd.DataFrame(
                 {
                     "period": held["period"],
-                    "probability": held[MAIN_MODEL],
+                    "probability": held[res.summary.main_model],
                     "low": np.nan,
                     "high": np.nan,
                     "kind": "held-out",
@@ -171,9 +172,9 @@ def _history(res: Results, district: str, fp: str) -> str | None:
 
 def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
     """The highest-risk districts: waterfall, domain breakdown, history, planned program."""
-    fp = str(res.summary["forecast_period"])
-    if res.profiles is not None:
-        top = res.profiles.sort_values("risk", ascending=False).head(N_PROFILES)
+    fp = str(res.summary.forecast_period)
+    if res.district_profiles is not None:
+        top = res.district_profiles.sort_values("risk", ascending=False).head(N_PROFILES)
     else:
         top = res.forecast.sort_values("probability", ascending=False).head(N_PROFILES)
     explanation, ids = explained if explained is not None else (None, [])
@@ -232,40 +233,40 @@ def _plan(res: Results, labels: pd.DataFrame) -> dict:
     return {
         "rows": plan.sort_values("reduction", ascending=False).to_dict("records"),
         "totals": totals,
-        "targeting": s.get("targeting", {}),
+        "targeting": s.targeting or {},
         "assumptions": assumptions,
         "catalog_name": catalog_name,
-        "truth": s.get("truth_plan"),
+        "truth": s.truth_plan,
     }
 
 
 def _model_card(res: Results) -> dict:
     s = res.summary
-    metrics = s["metrics"]
-    order = [m for m in [*BASELINES, MAIN_MODEL, ORACLE] if m in metrics]
+    metrics, main = s.metrics, s.main_model
+    order = [m for m in [*s.baselines, main, ORACLE] if m in metrics]
     order += [m for m in metrics if m not in order]
     card = {
         "metrics": {m: metrics[m] for m in order},
         "metric_names": list(next(iter(metrics.values()))) if metrics else [],
-        "bars": plots.metric_bars({m: metrics[m] for m in order}, CARD_METRICS, MAIN_MODEL),
-        "folds": s.get("folds", []),
-        "top_k": s.get("evaluation", {}).get("top_k"),
+        "bars": plots.metric_bars({m: metrics[m] for m in order}, CARD_METRICS, main),
+        "folds": [asdict(f) for f in s.folds],
+        "top_k": s.evaluation.get("top_k"),
         "reliability": None,
         "per_fold": None,
         "stability": None,
         "features": [
             {"name": k, **v, "used": not v.get("protected")} for k, v in res.catalog.items()
         ],
-        "recovery": s.get("truth_recovery"),
-        "explain": {k: v for k, v in s.get("explain", {}).items() if k != "caveat"},
+        "recovery": s.truth_recovery,
+        "explain": {k: v for k, v in (s.explain or {}).items() if k != "caveat"},
     }
     if res.predictions is not None:
         models = [m for m in order if m in res.predictions.columns]
-        card["reliability"] = plots.reliability_diagram(res.predictions, models, MAIN_MODEL)
+        card["reliability"] = plots.reliability_diagram(res.predictions, models, main)
     if res.metrics is not None:
-        card["per_fold"] = res.metrics[res.metrics["model"] == MAIN_MODEL].to_dict("records")
-    if res.stability is not None:
-        card["stability"] = res.stability.to_dict("records")
+        card["per_fold"] = res.metrics[res.metrics["model"] == main].to_dict("records")
+    if res.shap_stability is not None:
+        card["stability"] = res.shap_stability.to_dict("records")
     return card
 
 
@@ -287,7 +288,7 @@ def _limitations(res: Results, card: dict) -> list[str]:
             f"{len(unstable)} drivers are unstable across refits ({', '.join(unstable)})"
             "; do not read much into their rank."
         )
-    if s["data"].get("synthetic"):
+    if s.data.synthetic:
         notes.append("The data is SYNTHETIC: nothing here describes a real place.")
     return notes
 
@@ -297,7 +298,7 @@ def _notes(res: Results) -> dict[str, str]:
     notes = dict.fromkeys(("map", "drivers", "plan", "audit", "calibration"), "")
     if res.geometry is None:
         notes["map"] = "No district polygons in the results (geometry.geojson): no map."
-    if res.drivers is None or res.profiles is None:
+    if res.district_drivers is None or res.district_profiles is None:
         notes["drivers"] = (
             "No SHAP tables in the results (explain disabled): drivers, waterfalls and "
             "stability are omitted."
@@ -334,8 +335,8 @@ def _environment() -> Environment:
 def render_report(res: Results) -> str:
     """The report's HTML for loaded results."""
     labels = district_labels(res)
-    fp = str(res.summary["forecast_period"])
-    explained = _explanation(res, fp) if res.drivers is not None else None
+    fp = str(res.summary.forecast_period)
+    explained = _explanation(res, fp) if res.district_drivers is not None else None
     explanation = explained[0] if explained is not None else None
     card = _model_card(res)
     context = {
@@ -351,7 +352,9 @@ def render_report(res: Results) -> str:
         "beeswarm": plots.shap_beeswarm(explanation) if explanation is not None else None,
         "shap_bar": plots.shap_bar(explanation) if explanation is not None else None,
         "domains": None if res.shap_domains is None else res.shap_domains.to_dict("records"),
-        "interactions": None if res.interactions is None else res.interactions.to_dict("records"),
+        "interactions": None
+        if res.shap_interactions is None
+        else res.shap_interactions.to_dict("records"),
         "describe": lambda f: _describe(res, f),
         "top_n": TOP_N,
     }

@@ -1,4 +1,11 @@
-"""Imports point one way (DESIGN.md): train -> experiments -> features/models/reports."""
+"""Imports point one way (docs/architecture.md):
+
+    train.py (entry) -> experiments -> reports, models -> features
+    ingest -> features            (outside files -> a panel)
+
+Nothing imports the entry point; reports and models do not know each other; only
+experiments/tracking.py talks to MLflow; benchmarks use the packages, never the entry point.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +15,45 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ["features", "models", "experiments", "reports"]
+PACKAGES = ["features", "models", "experiments", "reports", "ingest", "benchmarks"]
 FORBIDDEN = {
-    "features": {"models", "experiments", "reports", "train", "mlflow"},
-    "models": {"experiments", "reports", "train", "mlflow"},
-    "reports": {"experiments", "train", "mlflow"},
-    "experiments": {"train"},
+    "features": {"models", "experiments", "reports", "ingest", "train", "benchmarks", "mlflow"},
+    "models": {"experiments", "reports", "ingest", "train", "benchmarks", "mlflow"},
+    "reports": {"models", "experiments", "ingest", "train", "benchmarks", "mlflow"},
+    "ingest": {"models", "experiments", "reports", "train", "benchmarks", "mlflow"},
+    "experiments": {"train", "benchmarks"},
+    "benchmarks": {"train"},
 }
+# modules (not whole packages) a package must not import
+FORBIDDEN_MODULES = {"reports": {"features.build"}}
 MLFLOW_OWNER = ROOT / "experiments" / "tracking.py"
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Dotted names of every module `path` imports (absolute imports)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
 
 
 def imported_roots(path: Path) -> set[str]:
     """Top-level names of every module `path` imports."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    roots = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+    return {name.split(".")[0] for name in imported_modules(path)}
 
 
 def package_files(package: str) -> list[Path]:
     return sorted((ROOT / package).rglob("*.py"))
+
+
+def test_every_package_is_checked() -> None:
+    on_disk = {p.parent.name for p in ROOT.glob("*/__init__.py")} | {"benchmarks"}
+    assert on_disk <= set(PACKAGES)
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -42,6 +64,23 @@ def test_package_imports_point_one_way(package: str) -> None:
         if imported_roots(path) & FORBIDDEN[package]
     }
     assert offenders == {}
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN_MODULES))
+def test_forbidden_modules_are_not_imported(package: str) -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(imported_modules(path) & FORBIDDEN_MODULES[package])
+        for path in package_files(package)
+        if imported_modules(path) & FORBIDDEN_MODULES[package]
+    }
+    assert offenders == {}
+
+
+def test_the_rule_catches_a_wrong_import(tmp_path: Path) -> None:
+    module = tmp_path / "bad.py"
+    module.write_text("from models.pipeline import MAIN_MODEL\nimport features.build\n")
+    assert imported_roots(module) & FORBIDDEN["reports"] == {"models"}
+    assert "features.build" in imported_modules(module)
 
 
 def test_only_tracking_module_imports_mlflow() -> None:
@@ -57,7 +96,7 @@ def test_only_tracking_module_imports_mlflow() -> None:
 def test_no_module_over_400_lines() -> None:
     long = {
         str(path.relative_to(ROOT)): n
-        for package in PACKAGES + ["benchmarks"]
+        for package in PACKAGES
         for path in package_files(package)
         if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400
     }

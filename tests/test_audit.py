@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from reports.audit import disparity_audit
+from reports.contract import RunSummary
 from reports.results import Results
 
 N = 12  # districts D00..D11; D10 and D11 have no protected value (like AJK/GB: no census rows)
@@ -35,7 +36,25 @@ def results() -> Results:
     )
     return Results(
         folder=Path("."),
-        summary={"forecast_period": "2021"},
+        summary=RunSummary.from_dict(
+            {
+                "experiment": "rootcast",
+                "config_name": "test",
+                "data": {
+                    "source": "test",
+                    "fingerprint": "0",
+                    "synthetic": True,
+                    "n_districts": N,
+                    "n_rows": N,
+                    "periods": ["2021", "2021"],
+                },
+                "target": {"horizon": 1, "definition": "incidents in period t+1 >= 1"},
+                "folds": [],
+                "features": [],
+                "metrics": {},
+                "forecast_period": "2021",
+            }
+        ),
         tables={"panel": panel, "forecast": forecast, "predictions": predictions, "plan": plan},
         catalog={"minority_share": {"domain": "demography", "protected": True}},
     )

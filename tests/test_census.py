@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import census as cz
 from features.errors import DataContractError
-from features.sources import (
+from ingest import census as cz
+from ingest.sources import (
     read_census_tables,
     read_crosswalk,
     read_gdl_shdi,

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from experiments import download as cli
-from features import download as dl
-from features.download import ChecksumError, DownloadError, fetch
+from ingest import download as cli
+from ingest import download as dl
+from ingest.download import ChecksumError, DownloadError, fetch
 
 GED_CSV = (
     "id,date_start,latitude,longitude,where_prec,side_a,side_b\n1,2020-01-02,34.0,71.5,1,A,B\n"

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from features import events as ev
 from features.errors import DataContractError
-from features.sources import read_acled_events, read_events, read_ged_events
+from ingest import events as ev
+from ingest.sources import read_acled_events, read_events, read_ged_events
 
 GED_HEADER = "id,date_start,latitude,longitude,where_prec,side_a,side_b,dyad_name,adm_1,adm_2"
 HXL_ROW = ",#date+start,#geo+lat,#geo+lon,#geo+precision,#group+a,#group+b,#group+dyad,#adm1,#adm2"

@@ -1,4 +1,4 @@
-"""`python -m experiments.pakistan`: the shipped catalog, user errors, and the real panel built
+"""`python -m ingest.pakistan`: the shipped catalog, user errors, and the real panel built
 from ../shared/data (skipped, with the reason shown, where that folder is absent)."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 
 import train
-from experiments import pakistan
 from experiments.config import load_config
 from features.catalog import load_catalog
-from features.census import LAG_SUFFIX
 from features.schema import validate_panel
+from ingest import pakistan
+from ingest.census import LAG_SUFFIX
 from models.targeting import load_programs
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -194,7 +194,7 @@ def test_xgboost_pipeline_is_deterministic_for_a_seed(periodic):
 
 
 def test_xgboost_pipeline_takes_settings():
-    settings = XGBoostSettings(n_estimators=7, max_depth=2, extra={"max_bin": 32})
+    settings = XGBoostSettings(n_estimators=7, max_depth=2)
     booster = xgboost_pipeline(COLUMNS, settings, seed=0).named_steps["xgb"]
     params = booster.get_params()
-    assert (params["n_estimators"], params["max_depth"], params["max_bin"]) == (7, 2, 32)
+    assert (params["n_estimators"], params["max_depth"], params["learning_rate"]) == (7, 2, 0.03)

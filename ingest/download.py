@@ -9,14 +9,21 @@ whole, verified files or nothing. A file already cached is returned without any 
 Cache layout: `<cache>/<source>/<version>/<file name of the URL>` with a `<file>.sha256`
 sidecar holding the hash it was verified (or first recorded) with. The cache folder is
 `$ROOTCAST_CACHE`, else `~/.cache/rootcast`, unless a caller passes one.
+
+Command line (prints the cached file's path; errors print one `error:` line, exit code 2):
+python -m ingest.download SOURCE [--version V] [--cache DIR] [--sha256 HEX] [--iso3 PAK]
+                          [--country syria] [--url URL] [--trust-first-use]
+python -m ingest.download --list
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import http.client
 import os
 import re
+import sys
 import tempfile
 import time
 import urllib.error
@@ -280,3 +287,70 @@ def _resolve(source: str | Source) -> Source:
     if source not in SOURCES:
         raise DownloadError(f"unknown source {source!r}; known: {', '.join(SOURCES)}")
     return SOURCES[source]
+
+
+# --- command line ---
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest.download",
+        description="Download a public source into the cache and print its path.",
+    )
+    parser.add_argument("source", nargs="?", choices=list(SOURCES), help="source to fetch")
+    parser.add_argument("--list", action="store_true", help="list the known sources and exit")
+    parser.add_argument("--version", help="source version (default: the registry's)")
+    parser.add_argument("--cache", type=Path, help=f"cache folder (default: {default_cache()})")
+    parser.add_argument("--sha256", help="expected SHA-256 of the file (64 hex digits)")
+    parser.add_argument("--iso3", help="country code for geoBoundaries sources, e.g. PAK")
+    parser.add_argument("--country", help="country name in UCDP's file name, e.g. syria")
+    parser.add_argument("--url", help="download from this URL instead of the template")
+    parser.add_argument(
+        "--trust-first-use",
+        action="store_true",
+        help="accept a download without a known checksum and record its SHA-256",
+    )
+    args = parser.parse_args(argv)
+    if not args.list and not args.source:
+        parser.error("give a SOURCE or --list")
+    return args
+
+
+def _list_sources() -> str:
+    lines = []
+    for s in SOURCES.values():
+        params = "".join(f" --{p}" for p in s.params)
+        lines.append(f"{s.name} (default version {s.default_version}{params}): {s.description}")
+        lines.append(f"    {s.url_template}" + (f"\n    note: {s.note}" if s.note else ""))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.list:
+        print(_list_sources())
+        return 0
+    spec = SOURCES[args.source]
+    params = {k: v for k in ("iso3", "country") if (v := getattr(args, k))}
+    try:
+        got = fetch(
+            spec,
+            version=args.version,
+            cache=args.cache,
+            sha256=args.sha256,
+            trust_first_use=args.trust_first_use,
+            url=args.url,
+            **params,
+        )
+    except RootcastError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if got.downloaded and not got.verified:
+        print(
+            f"note: no checksum was given; recorded SHA-256 {got.sha256} (pin it with --sha256)",
+            file=sys.stderr,
+        )
+    print(got.path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,6 +1,6 @@
 """Build the Pakistan district panel from the shared real-world data and print how to train on it.
 
-python -m experiments.pakistan --shared ../shared/data --out output/pakistan \
+python -m ingest.pakistan --shared ../shared/data --out output/pakistan \
     [--actors extremist|is|all] [--period year|month] [--max-where-prec 2] [--no-census]
 
 Outcome: UCDP GED events of the chosen actors, precise to `where_prec` <= the limit, joined to
@@ -26,21 +26,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.outputs import (
+from features.catalog import FeatureCatalog, load_catalog
+from features.errors import DataContractError, RootcastError
+from features.schema import KEYS, LABELS, OUTCOME, validate_panel
+from features.writers import (
     write_atomically,
     write_csv,
     write_geojson,
     write_json,
     write_parquet,
 )
-from features import census as cz
-from features import sources
-from features.catalog import FeatureCatalog, load_catalog
-from features.errors import DataContractError, RootcastError
-from features.events import ACTOR_SETS, incident_counts, panel_periods, select_events
-from features.schema import KEYS, LABELS, OUTCOME, validate_panel
+from ingest import census as cz
+from ingest import sources
+from ingest.events import ACTOR_SETS, incident_counts, panel_periods, select_events
 
-SOURCES = {
+SHARED_FILES = {
     "events": "ucdp_ged_pakistan/ged_pakistan_1989_2021.csv",
     "polygons": "ocha_cod_pak_adm2/pak_adm2_districts_simplified.geojson",
     "census": "pbs_census2023_pakistan",
@@ -83,7 +83,7 @@ def _census_block(
     settings: BuildSettings, districts: pd.DataFrame
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """(model covariates, protected shares, report) per district from the census tables."""
-    tables = sources.read_census_tables(settings.shared / SOURCES["census"], cz.CENSUS_TABLES)
+    tables = sources.read_census_tables(settings.shared / SHARED_FILES["census"], cz.CENSUS_TABLES)
     table = sources.read_crosswalk(cz.CROSSWALK_PATH)
     names = pd.concat([t["name_admin_unit"] for t in tables.values()]).dropna().unique()
     walk = cz.census_crosswalk(sorted(names), districts, table)
@@ -118,7 +118,7 @@ def _census_block(
 def _time_varying(settings: BuildSettings, districts: pd.DataFrame, periods: list) -> pd.DataFrame:
     """Lagged SHDI (province) and country covariates for every (district_id, period)."""
     shared = settings.shared
-    shdi = sources.read_gdl_shdi(shared / SOURCES["shdi"])
+    shdi = sources.read_gdl_shdi(shared / SHARED_FILES["shdi"])
     region = cz.gdl_region_of(districts)
     lagged = cz.lagged_by_period(shdi[["gdl_code", "year", "shdi"]], periods, by="gdl_code")
     grid = pd.DataFrame({"district_id": region.index, "gdl_code": region.to_numpy()})
@@ -126,9 +126,9 @@ def _time_varying(settings: BuildSettings, districts: pd.DataFrame, periods: lis
     out = province
     if settings.country:
         country = cz.country_covariates(
-            sources.read_wgi(shared / SOURCES["wgi"]),
-            sources.read_wdi(shared / SOURCES["wdi"]),
-            sources.read_vdem(shared / SOURCES["vdem"]),
+            sources.read_wgi(shared / SHARED_FILES["wgi"]),
+            sources.read_wdi(shared / SHARED_FILES["wdi"]),
+            sources.read_vdem(shared / SHARED_FILES["vdem"]),
             ISO3,
         )
         out = out.merge(cz.lagged_by_period(country, periods), on="period", how="left")
@@ -153,9 +153,9 @@ def build_panel(settings: BuildSettings) -> PanelBuild:
     if settings.max_where_prec is not None and not 1 <= settings.max_where_prec <= 7:
         raise DataContractError("--max-where-prec must lie between 1 and 7 (UCDP where_prec)")
     on_bad = "drop" if settings.drop_bad_rows else "raise"
-    events_path = settings.events or settings.shared / SOURCES["events"]
+    events_path = settings.events or settings.shared / SHARED_FILES["events"]
     loaded = sources.read_events(events_path, on_bad)
-    districts, excluded = sources.read_adm2_polygons(settings.shared / SOURCES["polygons"])
+    districts, excluded = sources.read_adm2_polygons(settings.shared / SHARED_FILES["polygons"])
     periods = panel_periods(settings.first_year, settings.last_year, settings.period)
     patterns = None if settings.actors == "all" else ACTOR_SETS[settings.actors]
     selection = select_events(
@@ -214,7 +214,7 @@ def _report(
             "first_year": settings.first_year,
             "last_year": settings.last_year,
         },
-        "sources": {k: str(settings.shared / v) for k, v in SOURCES.items()}
+        "sources": {k: str(settings.shared / v) for k, v in SHARED_FILES.items()}
         | {"events": str(events_path)},
         "events": {
             "read": selection.n_read,
@@ -301,7 +301,7 @@ def summary_text(build: PanelBuild, files: list[Path], out: Path) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments.pakistan", description=__doc__.split("\n")[0]
+        prog="python -m ingest.pakistan", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--shared", type=Path, default=Path("../shared/data"), help="shared data folder"

@@ -1,6 +1,6 @@
 """Covariates of the Pakistan panel: census 2023 by district, SHDI by province, country indices.
 
-Pure functions. Census tables (as read by `features.sources.read_census_table`) are reduced to
+Pure functions. Census tables (as read by `ingest.sources.read_census_table`) are reduced to
 counts per census district, mapped to OCHA districts through a name crosswalk, summed there
 (so every ratio is population-weighted), and turned into shares. Religion, mother tongue and
 nationality give PROTECTED columns only (disparity audit, never model inputs). Time-varying
@@ -22,7 +22,6 @@ from features.errors import DataContractError
 
 CROSSWALK_PATH = Path(__file__).parent / "catalogs" / "pakistan_crosswalk.csv"
 CENSUS_TABLES = [1, 9, 10, 11, 12, 20, 22, 23, 24]
-PROTECTED_TABLES = {9: "religion", 10: "nationality", 11: "mother tongue"}
 MISSING_FLAG = "census_missing"
 LAG_SUFFIX = "_lag1"
 RELIGIONS = {

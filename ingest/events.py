@@ -1,6 +1,6 @@
 """Point events -> `incidents` per district and period: actor and precision filters, spatial join.
 
-Pure functions over the normalised event table of `features.sources` (columns `date`,
+Pure functions over the normalised event table of `ingest.sources` (columns `date`,
 `latitude`, `longitude`, `where_prec`, `side_a`, `side_b`, `dyad_name`, ...). Nothing is
 dropped silently: `select_events` returns the count of every event it leaves out, by reason.
 """

@@ -1,0 +1,114 @@
+"""The model registry's rules, in one place and without MLflow: model references, alias and
+tag names, the champion rule (who becomes and who stays champion).
+
+`experiments/tracking.py` (the one MLflow module) carries these out; everything else names
+models, aliases and tags through the constants and `ModelRef` here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from features.errors import RootcastError
+
+CHAMPION = "champion"
+PREVIOUS = "previous"
+
+# tags on runs
+FINGERPRINT_TAG = "data.fingerprint"
+SYNTHETIC_TAG = "data.synthetic"
+HORIZON_TAG = "horizon"
+RUN_KIND_TAG = "rootcast.run_kind"  # "search" (a search's parent) or "search_trial"
+PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under its parent
+# tags on runs and model versions: the promotion record
+DECISION_TAG = "promotion.decision"
+REASON_TAG = "promotion.reason"
+METRIC_TAG = "promotion.metric"
+CHAMPION_SCORE_TAG = "promotion.champion_score"
+CHALLENGER_SCORE_TAG = "promotion.challenger_score"
+
+PROMOTION_METRICS = ("roc_auc", "aupr", "brier", "log_loss", "ece")
+LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
+
+
+class ModelRefError(RootcastError):
+    """A model reference that is neither NAME@ALIAS, NAME/VERSION nor a run id."""
+
+
+def registered_name(horizon: int, configured: str = "") -> str:
+    """The registered model of a config: its own name, else `rootcast-h<horizon>`."""
+    return configured or f"rootcast-h{horizon}"
+
+
+DEFAULT_MODEL_NAME = registered_name(1)
+DEFAULT_MODEL = f"{DEFAULT_MODEL_NAME}@{CHAMPION}"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A logged model: `name@alias`, `name/version` (a `models:/` prefix allowed) or a run id."""
+
+    name: str | None = None
+    alias: str | None = None
+    version: str | None = None
+    run_id: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ModelRef:
+        reference = text.strip().removeprefix("models:/")
+        if not reference:
+            raise ModelRefError("empty model reference: use NAME@ALIAS, NAME/VERSION or a run id")
+        for sep, key in (("@", "alias"), ("/", "version")):
+            if sep in reference:
+                name, value = reference.split(sep, 1)
+                if not name or not value:
+                    raise ModelRefError(
+                        f"model reference {text!r}: expected NAME{sep}{key.upper()}"
+                    )
+                return cls(name=name, **{key: value})
+        return cls(run_id=reference)
+
+    @property
+    def uri(self) -> str:
+        """The MLflow model URI."""
+        if self.alias:
+            return f"models:/{self.name}@{self.alias}"
+        if self.version:
+            return f"models:/{self.name}/{self.version}"
+        return f"runs:/{self.run_id}/model"
+
+    def registered_name_or(self, default: str) -> str:
+        """The registered model named by the reference, else `default` (a run id names none)."""
+        return self.name or default
+
+    def __str__(self) -> str:
+        if self.alias:
+            return f"{self.name}@{self.alias}"
+        if self.version:
+            return f"{self.name}/{self.version}"
+        return str(self.run_id)
+
+
+def becomes_champion_on_registration(current_champion: str | None) -> bool:
+    """The first version of a registered model becomes champion; later versions are only
+    promoted by `retrain` (`decide_promotion`) or `rollback`."""
+    return current_champion is None
+
+
+def metric_gain(metric: str, champion: float, challenger: float) -> float:
+    """How much better the challenger is on `metric` (positive: better)."""
+    return champion - challenger if metric in LOWER_IS_BETTER else challenger - champion
+
+
+def decide_promotion(
+    metric: str, champion: float, challenger: float, margin: float, force: bool
+) -> tuple[bool, str]:
+    """Promote when the challenger beats the champion on `metric` by more than `margin`
+    (or when forced). Returns (promote, reason)."""
+    gain = metric_gain(metric, champion, challenger)
+    if force:
+        return True, f"forced (gain in {metric}: {gain:+.4f})"
+    if math.isfinite(gain) and gain > margin:
+        return True, f"challenger better on {metric} by {gain:+.4f} (> margin {margin})"
+    return False, f"challenger not better on {metric} by more than {margin} (gain {gain:+.4f})"

@@ -1,0 +1,300 @@
+"""Explain and target: TreeSHAP drivers, their stability, the budgeted plan, truth checks.
+
+Runs after the main model is fitted, as four steps (explain -> refit ensemble -> plan ->
+truth checks) on typed settings; produces tables (written and logged by the caller) and
+scalar metrics. `plan_programs` is also what `train.py plan` runs. No MLflow, no files here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from features.build import PERIOD_INDEX, TARGET
+from features.catalog import FeatureCatalog
+from features.splits import Fold
+from models import explain, targeting, truth
+from models.pipeline import PeriodCalibratedClassifier, logistic_pipeline, xgboost_pipeline
+from models.settings import ExplainSettings, ModelSettings, TargetingSettings, XGBoostSettings
+
+
+class SharedCalibration(ClassifierMixin, BaseEstimator):
+    """An ensemble member's raw forecast passed through the main model's calibrator, so
+    member spreads are on the same calibrated scale (a cheap alternative to recalibrating)."""
+
+    def __init__(self, member, calibrated: PeriodCalibratedClassifier):
+        self.member = member
+        self.calibrated = calibrated
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        return self.calibrated.calibrate(self.member.predict_proba(X)[:, 1])
+
+
+@dataclass
+class Insight:
+    """Tables and metrics of the explain-and-target stage."""
+
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    recovery: dict[str, object] | None = None
+    plan_scores: dict[str, float] | None = None
+
+
+def bootstrap_members(
+    X: pd.DataFrame,
+    y: np.ndarray,
+    districts: pd.Series,
+    features: list[str],
+    settings: XGBoostSettings,
+    seed: int,
+    n_members: int,
+) -> list:
+    """Refits of the uncalibrated pipeline on district-bootstrap samples, each its own seed."""
+    rng = np.random.default_rng(seed)
+    unique = districts.unique()
+    members = []
+    for k in range(n_members):
+        sample = rng.choice(unique, size=len(unique), replace=True)
+        counts = pd.Series(sample).value_counts()
+        weight = districts.map(counts).fillna(0).to_numpy()
+        rows = np.repeat(np.arange(len(X)), weight.astype(int))
+        members.append(
+            xgboost_pipeline(features, settings, seed + k + 1).fit(X.iloc[rows], y[rows])
+        )
+    return members
+
+
+def fold_members(
+    frame: pd.DataFrame,
+    folds: list[Fold],
+    features: list[str],
+    settings: XGBoostSettings,
+    seed: int,
+) -> list:
+    """The uncalibrated pipeline refitted on each rolling-origin fold's training rows."""
+    X, y = frame[features], frame[TARGET].to_numpy()
+    return [
+        xgboost_pipeline(features, settings, seed).fit(
+            X.iloc[f.train_index], y[f.train_index].astype(int)
+        )
+        for f in folds
+    ]
+
+
+def _top_driver_agreement(main: pd.DataFrame, others: list[pd.DataFrame], top: int) -> np.ndarray:
+    """Per row: share of refits whose top `top` drivers contain the main model's top driver."""
+    cols = [c for c in main.columns if c != explain.BASE]
+    best = main[cols].to_numpy().argmax(axis=1)
+    hits = []
+    for other in others:
+        ranks = np.argsort(-other[cols].to_numpy(), axis=1)[:, :top]
+        hits.append((ranks == best[:, None]).any(axis=1))
+    return np.mean(hits, axis=0)
+
+
+@dataclass(frozen=True)
+class InsightSettings:
+    """What the stage reads of the experiment config, typed."""
+
+    model: ModelSettings
+    explain: ExplainSettings
+    targeting: TargetingSettings
+
+
+@dataclass(frozen=True)
+class Explained:
+    """TreeSHAP of the explained rows (forecast + held-out periods) and of the forecast."""
+
+    rows: pd.DataFrame  # the frame's forecast and held-out rows, original index
+    forecast: pd.DataFrame  # the forecast period's rows, index 0..n-1
+    shap_rows: pd.DataFrame
+    shap_forecast: pd.DataFrame
+    shap_logistic: pd.DataFrame
+
+
+def forecast_rows(frame: pd.DataFrame) -> pd.Series:
+    """Mask of the forecast period's rows (the latest period of the frame)."""
+    return frame[PERIOD_INDEX] == frame[PERIOD_INDEX].max()
+
+
+def explain_rows(
+    frame: pd.DataFrame,
+    catalog: FeatureCatalog,
+    folds: list[Fold],
+    final: PeriodCalibratedClassifier,
+    settings: InsightSettings,
+    out: Insight,
+) -> Explained:
+    """TreeSHAP of the main model on the forecast and held-out periods (global, domain,
+    per-district and interaction tables) and the logistic baseline's linear SHAP."""
+    features = catalog.model_features
+    labelled = frame[TARGET].notna()
+    latest = forecast_rows(frame)
+    held_out = frame[PERIOD_INDEX].isin([f.test_period for f in folds])
+    explained = frame[latest | held_out]
+    forecast = frame[latest].reset_index(drop=True)
+
+    shap_all = explain.tree_shap(final, explained[features])
+    shap_forecast = shap_all.loc[latest[latest | held_out].to_numpy()].reset_index(drop=True)
+    importance = explain.global_importance(shap_all, catalog)
+    out.tables["shap_global"] = importance
+    out.tables["shap_domains"] = explain.domain_importance(importance)
+    out.tables["district_drivers"] = explain.drivers_long(shap_all, explained, catalog)
+    out.tables["shap_interactions"] = explain.shap_interactions(
+        final, forecast[features].head(settings.explain.interaction_rows)
+    )
+    # The logistic baseline explained with the shap library, to compare across model types.
+    logistic = logistic_pipeline(features, settings.model.logistic_C).fit(
+        frame.loc[labelled, features], frame.loc[labelled, TARGET].to_numpy().astype(int)
+    )
+    shap_logistic = explain.linear_shap(
+        logistic, explained[features], frame.loc[labelled, features]
+    )
+    out.tables["shap_global_logistic"] = explain.global_importance(shap_logistic, catalog)
+    return Explained(explained, forecast, shap_all, shap_forecast, shap_logistic)
+
+
+def refit_ensemble(
+    frame: pd.DataFrame,
+    catalog: FeatureCatalog,
+    folds: list[Fold],
+    final: PeriodCalibratedClassifier,
+    settings: InsightSettings,
+    seen: Explained,
+    out: Insight,
+) -> tuple[list, np.ndarray]:
+    """District-bootstrap and fold refits: SHAP stability, forecast intervals and the
+    district profiles. Returns the ensemble (main model first) and its forecast risks."""
+    features = catalog.model_features
+    labelled = frame[TARGET].notna()
+    xgb, seed = settings.model.xgboost, settings.model.seed
+    members = bootstrap_members(
+        frame.loc[labelled, features],
+        frame.loc[labelled, TARGET].to_numpy().astype(int),
+        frame.loc[labelled, "district_id"],
+        features,
+        xgb,
+        seed,
+        settings.explain.n_bootstrap,
+    )
+    forecast = seen.forecast
+    refits = members + fold_members(frame, folds, features, xgb, seed)
+    refit_shap = [explain.tree_shap(m, forecast[features]) for m in refits]
+    stability = explain.importance_stability(
+        [
+            explain.global_importance(s, catalog).set_index("feature")["mean_abs_shap"]
+            for s in [seen.shap_forecast, *refit_shap]
+        ]
+    )
+    out.tables["shap_stability"] = stability.rename_axis("feature").reset_index()
+    out.metrics["explain.importance_mean_spearman"] = stability.attrs["mean_spearman"]
+    out.metrics["explain.unstable_features"] = float(stability["unstable"].sum())
+
+    ensemble = [final] + [SharedCalibration(m, final) for m in members]
+    risk = np.vstack([m.predict_proba(forecast[features])[:, 1] for m in ensemble])
+    profiles = explain.district_profiles(seen.shap_forecast, forecast, catalog)
+    profiles.insert(2, "risk", risk[0])
+    profiles.insert(3, "risk_low", np.quantile(risk, 0.05, axis=0, method="inverted_cdf"))
+    profiles.insert(4, "risk_high", np.quantile(risk, 0.95, axis=0, method="inverted_cdf"))
+    profiles["top_driver_agreement"] = _top_driver_agreement(seen.shap_forecast, refit_shap, 3)
+    out.tables["district_profiles"] = profiles.sort_values("risk", ascending=False)
+    return ensemble, risk
+
+
+def plan_programs(
+    ensemble: list,
+    frame: pd.DataFrame,
+    features: list[str],
+    shap_forecast: pd.DataFrame,
+    programs: targeting.ProgramCatalog,
+    settings: TargetingSettings,
+) -> pd.DataFrame:
+    """Program benefits of every forecast district (re-scored by each ensemble member) and
+    the plan allocated under `settings` (budget, max per district, method)."""
+    forecast = frame[forecast_rows(frame)].reset_index(drop=True)
+    bounds = frame[features].agg(["min", "max"])
+    benefits = targeting.program_benefits(
+        ensemble, forecast[features], forecast, shap_forecast, programs, bounds
+    )
+    return targeting.allocate(benefits, settings.budget, settings.max_per_district, settings.method)
+
+
+def check_truth(
+    frame: pd.DataFrame,
+    catalog: FeatureCatalog,
+    seen: Explained,
+    plan: pd.DataFrame,
+    risk: np.ndarray,
+    programs: targeting.ProgramCatalog,
+    settings: InsightSettings,
+    synthetic_truth: pd.DataFrame,
+    out: Insight,
+) -> None:
+    """Driver recovery (model and logistic SHAP) and plan quality against the synthetic truth."""
+    features = catalog.model_features
+    true_terms = synthetic_truth.loc[seen.rows.index].reset_index(drop=True)
+    out.recovery = truth.driver_recovery(seen.shap_rows.reset_index(drop=True), true_terms, catalog)
+    out.metrics["truth.shap_spearman"] = out.recovery["spearman"]
+    out.metrics["truth.top_actionable_hit_share"] = out.recovery["top_actionable_hit_share"]
+    logistic_recovery = truth.driver_recovery(
+        seen.shap_logistic.reset_index(drop=True), true_terms, catalog
+    )
+    out.recovery["logistic_spearman"] = logistic_recovery["spearman"]
+    out.metrics["truth.logistic_shap_spearman"] = logistic_recovery["spearman"]
+    t = settings.targeting
+    out.plan_scores = truth.score_plans(
+        plan,
+        seen.forecast[features],
+        seen.forecast,
+        risk[0],
+        programs,
+        frame[features].agg(["min", "max"]),
+        t.budget,
+        t.max_per_district,
+        t.naive_program,
+        settings.model.seed,
+    )
+    out.metrics.update({f"truth.plan_{k}": v for k, v in out.plan_scores.items()})
+
+
+def explain_and_target(
+    frame: pd.DataFrame,
+    catalog: FeatureCatalog,
+    folds: list[Fold],
+    final: PeriodCalibratedClassifier,
+    settings: InsightSettings,
+    programs: targeting.ProgramCatalog,
+    synthetic_truth: pd.DataFrame | None = None,
+    progress: Callable[[str], None] = lambda message: None,
+) -> Insight:
+    """SHAP of the forecast period and held-out periods, stability across refits, forecast
+    intervals, program benefits and the budgeted plan; truth checks when truth is given
+    (`synthetic_truth`: true driver terms aligned with `frame`'s rows)."""
+    out = Insight()
+    progress("explaining: TreeSHAP on the forecast and held-out periods")
+    seen = explain_rows(frame, catalog, folds, final, settings, out)
+    progress(
+        f"stability and intervals: {len(folds)} fold refits, "
+        f"{settings.explain.n_bootstrap} bootstrap refits"
+    )
+    ensemble, risk = refit_ensemble(frame, catalog, folds, final, settings, seen, out)
+    progress("targeting: program benefits and the budgeted plan")
+    plan = plan_programs(
+        ensemble, frame, catalog.model_features, seen.shap_forecast, programs, settings.targeting
+    )
+    out.tables["plan"] = plan
+    out.metrics.update(
+        {
+            "plan.districts": float(plan["district_id"].nunique()),
+            "plan.cost": float(plan["cost"].sum()),
+            "plan.expected_reduction": float(plan["reduction"].sum()),
+        }
+    )
+    if synthetic_truth is not None:
+        progress("checking drivers and plan against the synthetic truth")
+        check_truth(frame, catalog, seen, plan, risk, programs, settings, synthetic_truth, out)
+    return out

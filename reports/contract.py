@@ -1,0 +1,181 @@
+"""The results contract: what a training run writes to its results folder and logs to MLflow,
+and what reports, retrain and the command line read back.
+
+`RunSummary` is summary.json, typed; `RESULT_TABLES` lists every result table with its file
+name and the columns readers rely on. The run writes through `check_table`, so a table that
+breaks the contract fails before anything is written; `reports.results` reads by the same list.
+Pure data and checks: no models, no features, no MLflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from features.errors import RootcastError
+
+SUMMARY_FILE = "summary.json"
+CATALOG_FILE = "catalog.json"
+PROGRAMS_FILE = "programs.toml"
+GEOMETRY_FILE = "geometry.geojson"
+KEYS = ("district_id", "period")
+
+
+class ResultContractError(RootcastError):
+    """A result table or summary that does not have what the contract promises readers."""
+
+
+@dataclass(frozen=True)
+class ResultTable:
+    """One result table: its key (the file stem), file name, the columns readers rely on, and
+    whether every run writes it (False: only runs with the explain stage)."""
+
+    key: str
+    file: str
+    columns: tuple[str, ...]
+    always: bool = True
+
+
+RESULT_TABLES: tuple[ResultTable, ...] = (
+    ResultTable("predictions", "predictions.parquet", (*KEYS, "period_index", "fold", "target")),
+    ResultTable("metrics", "metrics.csv", ("model", "fold", "roc_auc", "aupr", "brier")),
+    ResultTable("forecast", "forecast.csv", (*KEYS, "probability")),
+    ResultTable("panel", "panel.parquet", (*KEYS, "incidents")),
+    ResultTable("shap_global", "shap_global.csv", ("feature", "mean_abs_shap", "domain"), False),
+    ResultTable("shap_domains", "shap_domains.csv", ("domain", "mean_abs_shap"), False),
+    ResultTable(
+        "district_drivers",
+        "district_drivers.parquet",
+        (*KEYS, "feature", "shap_value", "feature_value", "domain", "actionable"),
+        False,
+    ),
+    ResultTable(
+        "shap_interactions",
+        "shap_interactions.csv",
+        ("feature_a", "feature_b", "mean_abs_interaction"),
+        False,
+    ),
+    ResultTable(
+        "shap_global_logistic", "shap_global_logistic.csv", ("feature", "mean_abs_shap"), False
+    ),
+    ResultTable("shap_stability", "shap_stability.csv", ("feature", "mean_abs_shap"), False),
+    ResultTable(
+        "district_profiles",
+        "district_profiles.csv",
+        (*KEYS, "risk", "risk_low", "risk_high", "driver_1"),
+        False,
+    ),
+    ResultTable(
+        "plan",
+        "plan.csv",
+        (*KEYS, "program", "cost", "risk", "reduction", "reduction_low", "reduction_high"),
+        False,
+    ),
+)
+TABLES_BY_KEY = {t.key: t for t in RESULT_TABLES}
+
+
+def check_table(key: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` if it has the columns the contract promises for table `key`; raises
+    ResultContractError naming the table and the missing columns otherwise."""
+    if key not in TABLES_BY_KEY:
+        raise ResultContractError(f"{key!r} is no result table ({', '.join(TABLES_BY_KEY)})")
+    missing = [c for c in TABLES_BY_KEY[key].columns if c not in frame.columns]
+    if missing:
+        raise ResultContractError(
+            f"{TABLES_BY_KEY[key].file}: missing column(s) {', '.join(missing)}"
+        )
+    return frame
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    source: str
+    fingerprint: str
+    synthetic: bool
+    n_districts: int
+    n_rows: int
+    periods: list[str]
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    horizon: int
+    definition: str
+
+
+@dataclass(frozen=True)
+class FoldInfo:
+    fold: int
+    test_period_index: int
+    n_train: int
+    n_test: int
+
+
+@dataclass
+class RunSummary:
+    """summary.json: what was trained on what, its pooled held-out metrics per model
+    (`metrics[model][metric]`, None where undefined), the explain/plan figures when that
+    stage ran, truth checks on synthetic data, and the MLflow identifiers once logged."""
+
+    experiment: str
+    config_name: str
+    data: DataInfo
+    target: TargetInfo
+    folds: list[FoldInfo]
+    features: list[str]
+    metrics: dict[str, dict[str, float | None]]
+    forecast_period: str
+    evaluation: dict[str, Any]
+    created: str
+    main_model: str
+    baselines: list[str]
+    explain: dict[str, Any] | None = None
+    truth_recovery: dict[str, Any] | None = None
+    truth_plan: dict[str, float] | None = None
+    targeting: dict[str, Any] | None = None
+    run_id: str | None = None
+    model_uri: str | None = None
+    registered_model: str | None = None
+    model_version: str | None = None
+    became_champion: bool = False
+    seconds: float | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # keys of newer writers, kept as read
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON mapping (sections a run did not produce are left out)."""
+        out = asdict(self)
+        extra = out.pop("extra")
+        optional = ("explain", "truth_recovery", "truth_plan", "targeting")
+        return {k: v for k, v in out.items() if not (k in optional and v is None)} | extra
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = SUMMARY_FILE) -> RunSummary:
+        """Parse a summary mapping; raises ResultContractError naming a missing key."""
+        known = set(cls.__dataclass_fields__) - {"extra"}
+        required = {"experiment", "config_name", "data", "target", "folds", "features"}
+        required |= {"metrics", "forecast_period"}
+        missing = sorted(required - set(data))
+        if missing:
+            raise ResultContractError(f"{source}: missing key(s) {', '.join(missing)}")
+        try:
+            values = {k: v for k, v in data.items() if k in known}
+            values["data"] = DataInfo(**data["data"])
+            values["target"] = TargetInfo(**data["target"])
+            values["folds"] = [FoldInfo(**f) for f in data["folds"]]
+        except TypeError as exc:
+            raise ResultContractError(f"{source}: {exc}") from None
+        values.setdefault("evaluation", {})
+        values.setdefault("created", "")
+        values.setdefault("main_model", "xgboost")  # summaries written before the contract
+        values.setdefault(
+            "baselines", [m for m in data["metrics"] if m not in {"xgboost", "oracle"}]
+        )
+        extra = {k: v for k, v in data.items() if k not in known}
+        return cls(**values, extra=extra)
+
+    @property
+    def horizon(self) -> int:
+        return self.target.horizon
