@@ -68,6 +68,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="first run N Optuna trials of the xgboost hyper-parameters on the rolling-origin "
         "folds (nested MLflow runs under one parent), then train with the best",
     )
+    parser.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved config (every key, defaults included) as TOML and exit",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
     return parser.parse_args(argv)
 
@@ -111,11 +116,14 @@ def train_main(argv: list[str]) -> int:
     args = parse_args(argv)
     # Imported here so `--help` answers fast.
     from experiments.cli import progress_printer
-    from experiments.config import load_config
+    from experiments.config import load_config, to_toml
     from experiments.run import metrics_table, run_training
 
     try:
         config = load_config(args.config, _overrides(args))
+        if args.print_config:
+            print(to_toml(config), end="")
+            return 0
         if args.search is not None:
             from experiments.search import search_summary, train_with_search
 

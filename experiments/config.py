@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,30 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return repr(value)
+
+
+def to_toml(config: ExperimentConfig) -> str:
+    """The resolved config as TOML (every key, defaults included); loads back to `config`."""
+    lines: list[str] = []
+
+    def table(data: dict, prefix: str) -> None:
+        scalars = {k: v for k, v in data.items() if not isinstance(v, dict)}
+        if prefix and scalars:
+            lines.append(f"\n[{prefix}]")
+        lines.extend(f"{k} = {_toml_value(v)}" for k, v in scalars.items())
+        for key, value in data.items():
+            if isinstance(value, dict):
+                table(value, f"{prefix}.{key}" if prefix else key)
+
+    table(config.model_dump(), "")
+    return "\n".join(lines).lstrip("\n") + "\n"

@@ -16,7 +16,7 @@ import pandas as pd
 from experiments import registry, tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import load_inputs
-from features.build import build_features
+from experiments.prepare import prepare
 from features.writers import write_csv, write_json
 from models import explain, targeting
 from models.insight import forecast_rows, plan_programs
@@ -49,10 +49,8 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
     if tracking.run_tag(run_id, registry.FINGERPRINT_TAG) not in (None, inputs.fingerprint):
         progress("warning: the data changed since the model was trained (fingerprint differs)")
     programs = targeting.load_programs(programs_path, inputs.catalog)
-    frame, catalog = build_features(
-        inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, config.target.horizon
-    )
-    features = catalog.model_features
+    data = prepare(config, inputs)
+    frame, features = data.frame, data.features
     forecast = frame[forecast_rows(frame)].reset_index(drop=True)
     progress(f"explaining {len(forecast)} districts and allocating a budget of {request.budget:g}")
     settings = t.model_copy(

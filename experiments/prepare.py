@@ -16,7 +16,8 @@ from features.splits import Fold, rolling_origin_splits
 
 @dataclass(frozen=True)
 class PreparedData:
-    """The model frame, its extended catalog, model and history feature columns, folds."""
+    """The model frame, its extended catalog, model and history feature columns, folds, and
+    the forecast horizon they were built for (read from here, not from the config again)."""
 
     inputs: ExperimentInputs
     frame: pd.DataFrame
@@ -24,6 +25,7 @@ class PreparedData:
     features: list[str]
     history: list[str]
     folds: list[Fold]
+    horizon: int
 
     @property
     def fingerprint(self) -> str:
@@ -48,4 +50,4 @@ def prepare(config: ExperimentConfig, inputs: ExperimentInputs) -> PreparedData:
         )
     except ValueError as exc:
         raise ConfigError(f"split: {exc}; lower split.n_folds or split.min_train_periods") from None
-    return PreparedData(inputs, frame, catalog, features, history, folds)
+    return PreparedData(inputs, frame, catalog, features, history, folds, horizon)

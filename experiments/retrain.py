@@ -157,7 +157,7 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
 
     # the challenger's own frame: the combined panel with its own adjacency
     prepared = result.prepared
-    first_unseen = int(period_ordinal(old.panel["period"]).max()) - config.target.horizon + 1
+    first_unseen = int(period_ordinal(old.panel["period"]).max()) - prepared.horizon + 1
     scores = _head_to_head(
         champion,
         result.predictions,

@@ -101,7 +101,7 @@ def evaluate(
     config: ExperimentConfig, data: PreparedData, progress: Progress = log.info
 ) -> Evaluation:
     """Rolling-origin predictions of every model (and the oracle's on synthetic data), scored."""
-    zoo = model_zoo(data.features, data.history, config.model, config.target.horizon)
+    zoo = model_zoo(data.features, data.history, config.model, data.horizon)
     folds = data.folds
     predictions = cross_validated_predictions(
         data.frame,
@@ -114,7 +114,7 @@ def evaluate(
         ),
     )
     names = list(zoo)
-    oracle = _oracle_column(data.inputs, predictions, config.target.horizon)
+    oracle = _oracle_column(data.inputs, predictions, data.horizon)
     if oracle is not None:
         predictions[ORACLE] = oracle
         names.append(ORACLE)
@@ -150,7 +150,7 @@ def explain_target(
     forecast, found = final.forecast, None
     if config.explain.enabled and programs is not None:
         settings = InsightSettings(config.model, config.explain, config.targeting)
-        truth = _truth_terms(data.inputs, data.frame, config.target.horizon)
+        truth = _truth_terms(data.inputs, data.frame, data.horizon)
         found = explain_and_target(
             data.frame, data.catalog, data.folds, final.model, settings, programs, truth, progress
         )
@@ -213,7 +213,7 @@ def log_run(
     labelled = frame[TARGET].notna()
     tags = {
         SYNTHETIC_TAG: str(inputs.synthetic).lower(),
-        HORIZON_TAG: str(config.target.horizon),
+        HORIZON_TAG: str(data.horizon),
     }
     with tracking.tracked_run(config.tracking.experiment, config.name, tags) as run_id:
         tracking.log_config(config.model_dump())
@@ -292,7 +292,7 @@ def summarise(
     """The run's summary before logging (MLflow identifiers are filled in by `log_run`)."""
     frame, inputs = data.frame, data.inputs
     latest = forecast_rows(frame)
-    horizon = config.target.horizon
+    horizon = data.horizon
     summary = RunSummary(
         experiment=config.tracking.experiment,
         config_name=config.name,
