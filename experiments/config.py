@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 
 from experiments.registry import registered_name
+from features.catalog import read_toml
 from features.errors import RootcastError
 from models.settings import (
     ExplainSettings,
@@ -115,12 +116,7 @@ def _deep_copy(data: dict) -> dict:
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None):
     """Read, override and validate a config; raises ConfigError naming the file and key."""
     path = Path(path) if path else DEFAULT_CONFIG
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    data = read_toml(path, "config", ConfigError)
     data = apply_overrides(data, overrides or [])
     try:
         return ExperimentConfig.model_validate(data)

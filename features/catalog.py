@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from features.errors import CatalogError
+from features.errors import CatalogError, RootcastError
 
 Domain = Literal[
     "socio-economic",
@@ -76,13 +76,29 @@ def parse_catalog(data: dict, source: str = "<catalog>") -> FeatureCatalog:
     return catalog
 
 
+def read_toml(path: Path, what: str, error: type[RootcastError]) -> dict:
+    """Parse a TOML file; every way it can be unreadable raises `error` naming the file:
+    missing, a folder, unreadable, not UTF-8 text or not valid TOML."""
+    if path.is_dir():
+        raise error(f"{path}: is a folder, not a {what} file")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"{path}: {what} file not found") from None
+    except UnicodeDecodeError as exc:
+        raise error(
+            f"{path}: not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+            "save the file as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} file ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise error(f"{path}: not valid TOML ({exc})") from None
+    except RecursionError:
+        raise error(f"{path}: not valid TOML (nested too deeply)") from None
+
+
 def load_catalog(path: str | Path | None = None) -> FeatureCatalog:
     """Read a catalog TOML file (the shipped synthetic catalog when `path` is None)."""
     path = Path(path) if path else DEFAULT_CATALOG
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CatalogError(f"{path}: catalog file not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path}: not valid TOML ({exc})") from None
-    return parse_catalog(data, source=str(path))
+    return parse_catalog(read_toml(path, "catalog", CatalogError), source=str(path))

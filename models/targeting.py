@@ -8,7 +8,6 @@ only those whose features push the district's risk up.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from scipy.optimize import Bounds, LinearConstraint, milp
 
-from features.catalog import FeatureCatalog
+from features.catalog import FeatureCatalog, read_toml
 from features.errors import CatalogError
 
 DEFAULT_PROGRAMS = Path(__file__).parent / "catalogs" / "programs.toml"
@@ -56,13 +55,9 @@ def load_programs(path: str | Path | None, catalog: FeatureCatalog) -> ProgramCa
     """Read and check a program catalog: every feature it moves must be an actionable,
     non-protected catalog feature. Raises CatalogError naming the file, program and key."""
     path = Path(path) if path else DEFAULT_PROGRAMS
+    data = read_toml(path, "program catalog", CatalogError)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
         programs = ProgramCatalog.model_validate(data)
-    except FileNotFoundError:
-        raise CatalogError(f"{path}: program catalog not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"{path}: not valid TOML ({exc})") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
