@@ -38,7 +38,7 @@ class SyntheticSection(Section):
     n_districts: int = Field(600, ge=20)
     n_periods: int = Field(18, ge=8)
     n_countries: int = Field(4, ge=1, le=12)
-    seed: int = 7
+    seed: int = Field(7, ge=0, lt=2**32)  # numpy's seed range
 
 
 class TargetSection(Section):

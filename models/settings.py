@@ -34,7 +34,7 @@ class XGBoostSettings(Section):
 class ModelSettings(Section):
     """The model zoo: seeds, calibration of the xgboost models, the logistic baseline's C."""
 
-    seed: int = 0
+    seed: int = Field(0, ge=0, lt=2**32)  # xgboost's and numpy's seed range
     calibration: Literal["isotonic", "sigmoid", "none"] = "sigmoid"
     n_calibration_periods: int = Field(2, ge=1)
     logistic_C: float = Field(0.1, gt=0)
