@@ -11,22 +11,45 @@ from features.errors import DataContractError
 
 PANEL_SUFFIXES = {".csv", ".parquet", ".pq"}
 GEOMETRY_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp"}
+KEY_COLUMNS = ("district_id", "period")
+AREAL = {"Polygon", "MultiPolygon"}
+MAX_NAMED = 5
 
 
 def read_panel(path: str | Path) -> pd.DataFrame:
     """Read a panel from CSV or Parquet as it is; validation is `features.schema`'s job."""
     path = Path(path)
-    if not path.is_file():
-        raise DataContractError(f"{path}: panel file not found")
+    _check_file(path, "panel")
     suffix = path.suffix.lower()
     if suffix not in PANEL_SUFFIXES:
         raise DataContractError(f"{path}: panel must be .csv or .parquet, not '{suffix}'")
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, dtype={"district_id": str, "period": str})
+            return _read_csv(path)
         return pd.read_parquet(path)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
+    except Exception as exc:  # pandas and pyarrow raise many unrelated types for bad files
         raise DataContractError(f"{path}: cannot be read as {suffix[1:]} ({exc})") from None
+
+
+def _check_file(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise DataContractError(f"{path}: is a folder, not a {what} file")
+    if not path.is_file():
+        raise DataContractError(f"{path}: {what} file not found")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """Values as pandas reads them, except the keys: read as written, so `NA`, `None` or
+    `nan` are district ids (Namibia's code), not missing; a blank key stays "" (refused)."""
+    panel = pd.read_csv(path, dtype={k: str for k in KEY_COLUMNS})
+    keys = [k for k in KEY_COLUMNS if k in panel.columns]
+    if keys:
+        raw = pd.read_csv(path, usecols=keys, dtype=str, keep_default_na=False)
+        if len(raw) != len(panel):
+            raise ValueError("rows differ between two reads of the file")
+        raw.index = panel.index
+        panel = panel.assign(**{k: raw[k] for k in keys})
+    return panel
 
 
 def read_geometry(path: str | Path, id_column: str = "district_id") -> gpd.GeoDataFrame:
@@ -35,8 +58,7 @@ def read_geometry(path: str | Path, id_column: str = "district_id") -> gpd.GeoDa
     Returns a GeoDataFrame with columns `district_id` and `geometry`.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataContractError(f"{path}: geometry file not found")
+    _check_file(path, "geometry")
     if path.suffix.lower() not in GEOMETRY_SUFFIXES:
         raise DataContractError(f"{path}: geometry must be GeoJSON, GeoPackage or Shapefile")
     try:
@@ -48,4 +70,32 @@ def read_geometry(path: str | Path, id_column: str = "district_id") -> gpd.GeoDa
             f"{path}: column '{id_column}' not found; columns are {list(frame.columns)}"
         )
     frame = frame.rename(columns={id_column: "district_id"})[["district_id", "geometry"]]
-    return frame.assign(district_id=frame["district_id"].astype(str))
+    frame = frame.reset_index(drop=True)
+    ids = frame["district_id"]
+    blank = frame.index[ids.isna() | (ids.astype(str).str.strip() == "")]
+    if len(blank):
+        raise DataContractError(
+            f"{path}: column '{id_column}' is missing for feature(s) {_named(blank)} "
+            "(counted from 0)"
+        )
+    shapes = frame.geometry
+    empty = shapes.isna() | shapes.is_empty
+    if empty.any():
+        raise DataContractError(
+            f"{path}: district(s) {_named(ids[empty])} have no polygon (null or empty "
+            "geometry); give each district its polygon or drop the feature"
+        )
+    kind = shapes.geom_type
+    if not kind.isin(AREAL).all():
+        odd = ~kind.isin(AREAL)
+        raise DataContractError(
+            f"{path}: district(s) {_named(ids[odd])} are not polygons "
+            f"({', '.join(sorted(set(kind[odd])))}); districts need Polygon or MultiPolygon"
+        )
+    return frame.assign(district_id=ids.astype(str))
+
+
+def _named(values: pd.Index | pd.Series) -> str:
+    values = list(values)
+    more = f" and {len(values) - MAX_NAMED} more" if len(values) > MAX_NAMED else ""
+    return ", ".join(map(str, values[:MAX_NAMED])) + more
