@@ -12,7 +12,7 @@ from experiments.config import ExperimentConfig
 from features import synthetic
 from features.catalog import FeatureCatalog, load_catalog
 from features.loaders import read_geometry, read_panel
-from features.schema import validate_panel
+from features.schema import check_outcome_varies, validate_panel
 from features.spatial import queen_adjacency
 
 
@@ -63,6 +63,7 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
             else None
         )
         oracle = contributions = None
+    check_outcome_varies(panel, source)
     district_ids = pd.Index(sorted(panel["district_id"].unique()))
     adjacency = (
         queen_adjacency(geometry, district_ids, config.data.adjacency_tolerance)

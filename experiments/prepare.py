@@ -11,6 +11,7 @@ from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import ExperimentInputs
 from features.build import PERIOD_INDEX, TARGET, build_features
 from features.catalog import FeatureCatalog
+from features.errors import DataContractError
 from features.splits import Fold, rolling_origin_splits
 
 
@@ -50,4 +51,34 @@ def prepare(config: ExperimentConfig, inputs: ExperimentInputs) -> PreparedData:
         )
     except ValueError as exc:
         raise ConfigError(f"split: {exc}; lower split.n_folds or split.min_train_periods") from None
+    _check_both_classes(frame, folds, inputs.source, horizon, s.n_folds)
     return PreparedData(inputs, frame, catalog, features, history, folds, horizon)
+
+
+def _check_both_classes(
+    frame: pd.DataFrame, folds: list[Fold], source: str, horizon: int, n_folds: int
+) -> None:
+    """Refuse training windows whose target has one class: no model can be fitted on them.
+
+    The final model trains on every labelled row, each fold on the labelled rows before its
+    test period; raises DataContractError naming the source and the window.
+    """
+    target = frame[TARGET]
+    rule = f"incidents {horizon} period(s) later"
+    labelled = target.dropna()
+    for value, what in ((0.0, "no labelled row has"), (1.0, "every labelled row has")):
+        if (labelled == value).all():
+            raise DataContractError(
+                f"{source}: {what} {rule} (target '{TARGET}' is always {value:g} in the "
+                f"{len(labelled)} labelled rows); a model needs both outcomes"
+            )
+    for fold in folds:
+        window = target.iloc[fold.train_index]
+        if window.nunique() < 2:
+            last = frame["period"].iloc[fold.train_index].max()
+            outcome = "none" if (window == 0).all() else "all"
+            raise DataContractError(
+                f"{source}: in the training rows of fold {fold.number} (periods up to {last}) "
+                f"{outcome} have {rule}; a model needs both outcomes — lower split.n_folds "
+                f"(now {n_folds}) so the first fold trains on more periods"
+            )

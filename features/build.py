@@ -14,7 +14,7 @@ from scipy import sparse
 from scipy.signal import lfilter
 
 from features.catalog import FeatureCatalog, FeatureSpec
-from features.errors import DataContractError
+from features.errors import CatalogError, DataContractError
 from features.schema import OUTCOME, period_ordinal
 
 TARGET = "target"
@@ -170,6 +170,12 @@ def build_features(
     The frame keeps keys, labels, covariates and `incidents`, and adds `period_index`, the
     conflict-history features, spatial lags when `adjacency` is given, and `target`.
     """
+    reserved = sorted({TARGET, PERIOD_INDEX} & set(catalog.features))
+    if reserved:  # building the frame would overwrite these columns
+        raise CatalogError(
+            f"catalog declares {reserved}, names of model-frame columns; rename them"
+        )
+    extended = catalog.with_features(history_specs(adjacency is not None))
     frame = panel.assign(**{PERIOD_INDEX: period_ordinal(panel["period"])})
     frame = frame.sort_values(["district_id", PERIOD_INDEX], kind="stable")
     frame = add_history_features(frame)
@@ -182,5 +188,4 @@ def build_features(
         frame = add_spatial_lags(frame, adjacency, ids)
     frame = add_target(frame, horizon)
     frame = frame.sort_values([PERIOD_INDEX, "district_id"], kind="stable")
-    extended = catalog.with_features(history_specs(adjacency is not None))
     return frame.reset_index(drop=True), extended

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import numpy as np
@@ -19,6 +20,10 @@ KEYS = ["district_id", "period"]
 LABELS = ["country", "admin1", "district_name"]
 OUTCOME = "incidents"
 MAX_EXAMPLES = 5
+# xgboost computes in float32: larger magnitudes become inf there (and overflow sums elsewhere)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_YEAR = 9999
+log = logging.getLogger(__name__)
 
 # Columns whose name says they identify or describe a person: the tool takes aggregates only.
 PERSON_LEVEL_PATTERN = re.compile(
@@ -27,7 +32,7 @@ PERSON_LEVEL_PATTERN = re.compile(
     r"passport|national_id|^cnic$|tazkira|phone|e_?mail|street_address|home_address",
     re.IGNORECASE,
 )
-MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MONTH_PATTERN = re.compile(r"^[0-9]{4}-(0[1-9]|1[0-2])$")  # ASCII digits only
 
 
 def _rows_text(frame: pd.DataFrame, index: pd.Index) -> str:
@@ -41,6 +46,13 @@ def _rows_text(frame: pd.DataFrame, index: pd.Index) -> str:
     return "; ".join(shown) + more
 
 
+def _ids_text(ids: pd.Index | list) -> str:
+    """Up to MAX_EXAMPLES district ids, e.g. `D1, D2 and 3 more`."""
+    ids = list(ids)
+    more = f" and {len(ids) - MAX_EXAMPLES} more" if len(ids) > MAX_EXAMPLES else ""
+    return ", ".join(map(str, ids[:MAX_EXAMPLES])) + more
+
+
 def period_ordinal(period: pd.Series) -> pd.Series:
     """Consecutive integer index of each period: the year, or year*12 + month-1 for YYYY-MM."""
     if pd.api.types.is_integer_dtype(period):
@@ -52,18 +64,21 @@ def period_ordinal(period: pd.Series) -> pd.Series:
 def _normalise_period(panel: pd.DataFrame, source: str) -> pd.DataFrame:
     """Integer years stay ints (also from whole floats or 4-digit text); YYYY-MM stays text."""
     period = panel["period"]
-    if pd.api.types.is_integer_dtype(period):
-        return panel
-    if pd.api.types.is_float_dtype(period):
-        bad = panel.index[period.isna() | (period != period.round())]
+    if pd.api.types.is_integer_dtype(period) or pd.api.types.is_float_dtype(period):
+        number = period.astype("float64")
+        bad = panel.index[
+            ~np.isfinite(number) | (number != number.round()) | (number < 0) | (number > MAX_YEAR)
+        ]
         if len(bad):
             raise DataContractError(
-                f"{source}: column 'period' must hold whole years; bad values at "
-                f"{_rows_text(panel, bad)}"
+                f"{source}: column 'period' must hold whole years from 0 to {MAX_YEAR}; bad "
+                f"values at {_rows_text(panel, bad)}"
             )
+        if pd.api.types.is_integer_dtype(period):
+            return panel
         return panel.assign(period=period.astype("int64"))
     text = period.astype(str).str.strip()
-    is_year = text.str.fullmatch(r"\d{4}")
+    is_year = text.str.fullmatch(r"[0-9]{4}")
     is_month = text.str.match(MONTH_PATTERN)
     bad = panel.index[~(is_year | is_month)]
     if len(bad):
@@ -82,11 +97,20 @@ def _normalise_period(panel: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def _check_columns(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) -> None:
+    repeated = sorted({str(c) for c in panel.columns[panel.columns.duplicated()]})
+    if repeated:
+        raise DataContractError(f"{source}: column(s) {repeated} appear more than once")
     person = [c for c in panel.columns if PERSON_LEVEL_PATTERN.search(str(c))]
     if person:
         raise DataContractError(
             f"{source}: columns {person} look like person-level data; rootcast accepts "
             "district (or coarser) aggregates only — remove them"
+        )
+    reserved = [c for c in KEYS + LABELS + [OUTCOME] if c in catalog.features]
+    if reserved:
+        raise DataContractError(
+            f"{source}: the feature catalog declares {reserved} as features; keys, labels "
+            "and the outcome are not covariates — remove them from the catalog"
         )
     missing = [c for c in KEYS + [OUTCOME] if c not in panel.columns]
     if missing:
@@ -130,8 +154,24 @@ def _pandera_schema(catalog: FeatureCatalog, present: list[str]) -> pa.DataFrame
     return pa.DataFrameSchema(columns, strict=False)
 
 
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool | np.bool_)
+
+
 def _coerce_incidents(panel: pd.DataFrame, source: str) -> pd.DataFrame:
-    counts = pd.to_numeric(panel[OUTCOME], errors="coerce")
+    column = panel[OUTCOME]
+    if pd.api.types.is_bool_dtype(column):
+        flags = panel.index
+    elif column.dtype == object:  # True/False mixed with numbers or blanks
+        flags = panel.index[column.map(_is_bool).to_numpy(dtype=bool)]
+    else:
+        flags = panel.index[:0]
+    if len(flags):
+        raise DataContractError(
+            f"{source}: column '{OUTCOME}' must hold counts, not True/False; booleans at "
+            f"{_rows_text(panel, flags)}"
+        )
+    counts = pd.to_numeric(column, errors="coerce").astype("float64")
     # inf and absurd magnitudes would overflow int64; no district-period has a billion incidents
     bad = panel.index[
         counts.isna() | ~np.isfinite(counts) | (counts.abs() > 1e9) | (counts != counts.round())
@@ -154,7 +194,14 @@ def _coerce_features(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) 
                 f"{source}: column '{name}' must be numeric; "
                 f"non-numeric values at {_rows_text(panel, bad)}"
             )
-        out[name] = values.astype("float64")
+        values = values.astype("float64")
+        huge = panel.index[np.isfinite(values) & (values.abs() > FLOAT32_MAX)]
+        if len(huge):
+            raise DataContractError(
+                f"{source}: column '{name}' has values beyond ±{FLOAT32_MAX:.3g} (the models "
+                f"compute in 32-bit floats); rescale the column — at {_rows_text(panel, huge)}"
+            )
+        out[name] = values
     return out
 
 
@@ -203,15 +250,52 @@ def check_gaps(panel: pd.DataFrame, source: str) -> None:
         )
 
 
+def warn_early_ends(panel: pd.DataFrame, source: str) -> None:
+    """Log a warning naming districts whose last period is before the panel's last: they get
+    no forecast (districts that start late are fine)."""
+    ordinal = period_ordinal(panel["period"])
+    last = ordinal.groupby(panel["district_id"]).max()
+    short = last.index[last < ordinal.max()]
+    if len(short):
+        latest = panel["period"].iloc[int(np.argmax(ordinal.to_numpy()))]
+        log.warning(
+            "%s: %d district(s) have no row for the last period %s and get no forecast: %s",
+            source,
+            len(short),
+            latest,
+            _ids_text(short),
+        )
+
+
+def check_outcome_varies(panel: pd.DataFrame, source: str) -> None:
+    """Refuse a validated panel to train on whose incidents are all 0 or all >= 1: no model
+    can learn a risk from one class."""
+    counts = panel[OUTCOME]
+    if not (counts >= 1).any():
+        raise DataContractError(
+            f"{source}: the panel has no incidents (column '{OUTCOME}' is 0 in all "
+            f"{len(panel)} rows); a model needs district-periods with and without incidents"
+        )
+    if (counts >= 1).all():
+        raise DataContractError(
+            f"{source}: every district-period has incidents (column '{OUTCOME}' is >= 1 in "
+            f"all {len(panel)} rows); a model needs district-periods with and without incidents"
+        )
+
+
 def validate_panel(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) -> pd.DataFrame:
     """Check `panel` against the contract and return a normalised copy sorted by keys.
 
-    Raises DataContractError naming `source`, the column and example rows on: person-level
-    columns, missing or undeclared columns, missing or duplicate keys, bad periods, gaps in a
-    district's periods, non-integer or negative incidents, non-numeric or non-finite features.
-    Protected columns (catalog `protected = true`) may hold NaN; they must not be infinite.
+    Raises DataContractError naming `source`, the column and example rows on: no rows,
+    person-level, repeated, missing or undeclared columns, missing or duplicate keys, bad
+    periods, gaps in a district's periods, non-integer, boolean or negative incidents,
+    non-numeric or non-finite features and features beyond float32's range. Protected columns
+    (catalog `protected = true`) may hold NaN; they must not be infinite. Districts that end
+    before the last period are only a logged warning (they get no forecast).
     """
     panel = panel.reset_index(drop=True)
+    if len(panel) == 0:
+        raise DataContractError(f"{source}: the panel has no rows (only a header?)")
     _check_columns(panel, catalog, source)
     _check_missing_keys(panel, source)
     panel = _normalise_period(panel, source)
@@ -224,6 +308,7 @@ def validate_panel(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) ->
     except pa.errors.SchemaErrors as errors:
         _raise_pandera(errors, panel, source)
     check_gaps(panel, source)
+    warn_early_ends(panel, source)
     ordered = [c for c in KEYS + LABELS + [OUTCOME] if c in panel.columns]
     ordered += list(catalog.features)
     return panel[ordered].sort_values(KEYS, kind="stable").reset_index(drop=True)
