@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,6 +113,21 @@ def _print_insight(summary: RunSummary) -> None:
         )
 
 
+def _check_report_path(report: Path | None) -> None:
+    """`--report` must name a file that can be written, checked before any training."""
+    if report is None:
+        return
+    from experiments.config import ConfigError
+
+    if report.is_dir():
+        raise ConfigError(f"--report {report}: is a folder; give a file name, e.g. report.html")
+    parent = report.resolve().parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise ConfigError(f"--report {report}: cannot write there")
+
+
 def train_main(argv: list[str]) -> int:
     args = parse_args(argv)
     # Imported here so `--help` answers fast.
@@ -124,6 +140,7 @@ def train_main(argv: list[str]) -> int:
         if args.print_config:
             print(to_toml(config), end="")
             return 0
+        _check_report_path(args.report)
         if args.search is not None:
             from experiments.search import search_summary, train_with_search
 
@@ -160,14 +177,24 @@ def train_main(argv: list[str]) -> int:
     return 0
 
 
+INTERRUPTED = 130  # the shell's code for a program ended by Ctrl-C (128 + SIGINT)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    if argv and argv[0] in {"plan", "retrain", "rollback", "synth", "compare"}:
-        from experiments.cli import SUBCOMMANDS
+    try:
+        if argv and argv[0] in {"plan", "retrain", "rollback", "synth", "compare"}:
+            from experiments.cli import SUBCOMMANDS
 
-        return SUBCOMMANDS[argv[0]](argv[1:])
-    return train_main(argv)
+            return SUBCOMMANDS[argv[0]](argv[1:])
+        return train_main(argv)
+    except KeyboardInterrupt:
+        print(
+            "interrupted: earlier results are untouched; a started MLflow run ends FAILED",
+            file=sys.stderr,
+        )
+        return INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Runs side by side: shape `mlflow.search_runs`' DataFrame into a comparison table.
 
-Pure pandas, no MLflow: `experiments/tracking.py` fetches the runs (`search_runs_frame`) and
+Pure pandas, no MLflow: `experiments/tracking` fetches the runs (`search_runs_frame`) and
 the model versions they registered (`run_model_versions`); this module turns them into one
 row per training run with its pooled metrics per model, key parameters, data fingerprint,
 registered version and champion marker. Runs whose data fingerprint differs from the most

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from experiments.registry import registered_name
 from features.catalog import read_toml
@@ -20,6 +21,7 @@ from models.settings import (
 )
 
 DEFAULT_CONFIG = Path(__file__).parent / "configs" / "default.toml"
+REGISTRY_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,249}")  # safe in models:/ URIs
 
 
 class ConfigError(RootcastError):
@@ -55,9 +57,19 @@ class EvaluationSection(Section):
 
 
 class TrackingSection(Section):
-    experiment: str = Field("rootcast", min_length=1)
+    experiment: str = Field("rootcast", min_length=1, max_length=250)
     registered_model: str = ""  # empty: "rootcast-h<horizon>"
     register_model: bool = True
+
+    @field_validator("registered_model")
+    @classmethod
+    def _registry_name(cls, value: str) -> str:
+        if value and not REGISTRY_NAME.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is no registry name: use letters, digits, '.', '_' and '-' "
+                "(no '/', '@', '%' or spaces), starting with a letter or digit"
+            )
+        return value
 
 
 class ExperimentConfig(Section):

@@ -1,7 +1,7 @@
 """The model registry's rules, in one place and without MLflow: model references, alias and
 tag names, the champion rule (who becomes and who stays champion).
 
-`experiments/tracking.py` (the one MLflow module) carries these out; everything else names
+`experiments/tracking/` (the one MLflow package) carries these out; everything else names
 models, aliases and tags through the constants and `ModelRef` here.
 """
 
@@ -21,12 +21,22 @@ SYNTHETIC_TAG = "data.synthetic"
 HORIZON_TAG = "horizon"
 RUN_KIND_TAG = "rootcast.run_kind"  # "search" (a search's parent) or "search_trial"
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under its parent
+HOST_TAG = "rootcast.host"  # machine and process of a run: a dead process's RUNNING run is
+PID_TAG = "rootcast.pid"  # ended KILLED by the next run on that machine
 # tags on runs and model versions: the promotion record
 DECISION_TAG = "promotion.decision"
 REASON_TAG = "promotion.reason"
 METRIC_TAG = "promotion.metric"
 CHAMPION_SCORE_TAG = "promotion.champion_score"
 CHALLENGER_SCORE_TAG = "promotion.challenger_score"
+
+# Types a registered model may hold beyond scikit-learn's and numpy's own (which skops trusts):
+# loading pins this list, never the one stored inside an artifact.
+TRUSTED_MODEL_TYPES = (
+    "models.pipeline.PeriodCalibratedClassifier",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+)
 
 PROMOTION_METRICS = ("roc_auc", "aupr", "brier", "log_loss", "ece")
 LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})

@@ -11,6 +11,7 @@ results contract (`reports/contract.py`).
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from experiments.data import ExperimentInputs, load_inputs
 from experiments.prepare import PreparedData, prepare
 from experiments.registry import HORIZON_TAG, SYNTHETIC_TAG
 from features.build import PERIOD_INDEX, TARGET
+from features.locks import process_alive
 from features.writers import write_atomically, write_csv, write_geojson, write_json, write_parquet
 from models.evaluate import score_predictions
 from models.explain import CAVEAT
@@ -197,7 +199,7 @@ def persist(
 
 
 def log_run(
-    output_dir: Path,
+    staging: Path,
     config: ExperimentConfig,
     data: PreparedData,
     evaluation: Evaluation,
@@ -206,38 +208,77 @@ def log_run(
     summary: RunSummary,
     files: list[Path],
 ) -> list[Path]:
-    """Log config, dataset, metrics, model (registered; the first version becomes champion)
-    and result files to MLflow; completes `summary` with the identifiers and writes it.
-    Returns every file written, summary.json first."""
+    """Log config, dataset, metrics, the model and the result files to an MLflow run; only
+    once that run has FINISHED, register the model (the first version becomes champion) and
+    complete summary.json with the version. A run killed before the end leaves no registered
+    version and moves no alias. Returns every file written, summary.json first."""
     inputs, frame = data.inputs, data.frame
     labelled = frame[TARGET].notna()
-    tags = {
-        SYNTHETIC_TAG: str(inputs.synthetic).lower(),
-        HORIZON_TAG: str(data.horizon),
-    }
+    tags = {SYNTHETIC_TAG: str(inputs.synthetic).lower(), HORIZON_TAG: str(data.horizon)}
+    name = config.registered_model_name if config.tracking.register_model else None
     with tracking.tracked_run(config.tracking.experiment, config.name, tags) as run_id:
         tracking.log_config(config.model_dump())
         tracking.log_dataset(inputs.panel, config.name, inputs.source, inputs.fingerprint)
         tracking.log_metric_table(evaluation.scores)
         if found is not None:
             tracking.log_scalars(found.metrics)
-        name = config.registered_model_name if config.tracking.register_model else None
-        uri, version, champion = tracking.log_and_register_model(
-            final.model, frame.loc[labelled, data.features].head(5), name
+        summary.model_uri = tracking.log_model(
+            final.model, frame.loc[labelled, data.features].head(5)
         )
-        summary.run_id, summary.model_uri = run_id, uri
-        summary.registered_model, summary.model_version = name, version
-        summary.became_champion = champion
-        files = [write_json(output_dir / contract.SUMMARY_FILE, summary.to_dict()), *files]
+        summary.run_id, summary.registered_model = run_id, name
+        summary_path = staging / contract.SUMMARY_FILE
+        files = [write_json(summary_path, summary.to_dict()), *files]
         tracking.log_artifact_files(files)
+    if name:
+        summary.model_version, summary.became_champion = tracking.register_model(
+            summary.model_uri, name
+        )
+        write_json(summary_path, summary.to_dict())
+        tracking.log_to_run(run_id, {}, [summary_path])  # replaces the artifact
     return files
+
+
+def publish(staging: Path, output_dir: Path, files: list[Path]) -> list[Path]:
+    """Move `files` of a finished run from `staging` into `output_dir` (one atomic rename
+    each), drop result files of an earlier run that this run did not make, remove `staging`.
+    Returns the published paths, in the order given."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    made = [p.name for p in files]
+    for name in made:
+        os.replace(staging / name, output_dir / name)
+    for file in contract.RESULT_FILES:
+        if file not in made:
+            (output_dir / file).unlink(missing_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    return [output_dir / name for name in made]
+
+
+def staging_dir(output_dir: Path) -> Path:
+    """A fresh folder beside `output_dir` for this process's files; staging folders of
+    processes that no longer exist (killed runs) are removed."""
+    parent = output_dir.resolve().parent
+    prefix = f".{output_dir.name}.staging-"
+    if parent.exists():
+        for old in parent.glob(prefix + "*"):
+            pid = old.name.removeprefix(prefix)
+            if pid.isdigit() and not process_alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+    staging = parent / f"{prefix}{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
 
 
 def run_training(
     config: ExperimentConfig, output_dir: Path, progress: Progress = log.info
 ) -> RunResult:
-    """Train, evaluate, log and register per `config`; write result files to `output_dir`."""
+    """Train, evaluate, log and register per `config`; write result files to `output_dir`.
+
+    All or nothing: files are made in a staging folder and moved into `output_dir` only after
+    the MLflow run has finished and the model is registered; an error or interruption before
+    that leaves `output_dir` as it was."""
     started = time.perf_counter()
+    preflight(config, output_dir)
     progress("loading and validating data")
     loaded = load(config)
     progress(f"building features for {len(loaded.inputs.panel):,} district-periods")
@@ -247,11 +288,24 @@ def run_training(
     final = fit_final(evaluation, data)
     found, forecast = explain_target(config, data, final, loaded.programs, progress)
     summary = summarise(config, data, evaluation.scores, found)
-    files = persist(output_dir, config, data, evaluation, forecast, found, loaded.programs)
-    progress("logging to MLflow and registering the model")
-    summary.seconds = round(time.perf_counter() - started, 1)
-    files = log_run(output_dir, config, data, evaluation, final, found, summary, files)
+    staging = staging_dir(output_dir)
+    try:
+        files = persist(staging, config, data, evaluation, forecast, found, loaded.programs)
+        progress("logging to MLflow and registering the model")
+        summary.seconds = round(time.perf_counter() - started, 1)
+        files = log_run(staging, config, data, evaluation, final, found, summary, files)
+        files = publish(staging, output_dir, files)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     return RunResult(evaluation.scores, summary, files, data, evaluation.predictions)
+
+
+def preflight(config: ExperimentConfig, output_dir: Path) -> None:
+    """Checks that need no data or model, made before any work: the output folder can be
+    one, and the experiment can take runs."""
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ConfigError(f"--output {output_dir}: exists and is not a folder")
+    tracking.check_experiment(config.tracking.experiment)
 
 
 # --- helpers ---

@@ -41,4 +41,3 @@ def queen_adjacency(
     matrix = sparse.csr_matrix((data, (left[keep], right[keep])), shape=(n, n))
     matrix.data[:] = 1.0
     return matrix
-

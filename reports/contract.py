@@ -75,6 +75,14 @@ RESULT_TABLES: tuple[ResultTable, ...] = (
     ),
 )
 TABLES_BY_KEY = {t.key: t for t in RESULT_TABLES}
+# every file a training run may write to its results folder
+RESULT_FILES = (
+    SUMMARY_FILE,
+    *(t.file for t in RESULT_TABLES),
+    CATALOG_FILE,
+    PROGRAMS_FILE,
+    GEOMETRY_FILE,
+)
 
 
 def check_table(key: str, frame: pd.DataFrame) -> pd.DataFrame:

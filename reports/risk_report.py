@@ -16,6 +16,7 @@ import pandas as pd
 import shap
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from features.writers import write_atomically
 from reports import plots
 from reports.audit import disparity_audit
 from reports.contract import SUMMARY_FILE
@@ -375,7 +376,7 @@ def build_report(results_dir: Path, out_path: Path, pdf: bool = False) -> Path:
     html = render_report(load_results(Path(results_dir)))
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    out_path.write_text(html, encoding="utf-8")
+    write_atomically(out_path, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     if pdf:
         if pdf_available():
             import weasyprint
