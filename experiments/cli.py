@@ -111,7 +111,11 @@ def retrain_main(argv: list[str]) -> int:
         "--metric", default="aupr", help="roc_auc | aupr | brier | log_loss | ece (default: aupr)"
     )
     parser.add_argument(
-        "--margin", type=float, default=0.0, help="required improvement on the metric (default: 0)"
+        "--margin",
+        type=float,
+        default=0.0,
+        help="required improvement on the metric, >= 0 (default: 0); the challenger must also "
+        "be at least as good on the champion's tracking.guard_metrics",
     )
     parser.add_argument("--force", action="store_true", help="promote whatever the scores")
     parser.add_argument(

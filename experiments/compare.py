@@ -111,9 +111,17 @@ def _numeric_or_text(values: pd.Series) -> pd.Series:
     return numbers if numbers.notna().sum() == values.notna().sum() else values
 
 
+def _finished(runs: pd.DataFrame) -> pd.Series:
+    """Runs that ended normally (a RUNNING, FAILED or KILLED run has partial results)."""
+    return _column(runs, "status").fillna("FINISHED") == "FINISHED"
+
+
 def reference_fingerprint(runs: pd.DataFrame) -> str:
-    """The data fingerprint of the most recent of `runs` ("" when it has none)."""
-    newest = runs.sort_values("start_time", ascending=False, kind="stable").iloc[0]
+    """The data fingerprint of the most recent finished run of `runs` ("" when none)."""
+    done = runs[_finished(runs)]
+    if done.empty:
+        return ""
+    newest = done.sort_values("start_time", ascending=False, kind="stable").iloc[0]
     value = newest.get(f"tags.{FINGERPRINT_TAG}")
     return "" if pd.isna(value) else str(value)
 
@@ -128,7 +136,11 @@ def _base_table(runs: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
             "start": runs["start_time"].dt.strftime("%Y-%m-%d %H:%M:%S"),
             "config": config,
             "fingerprint": fingerprints,
-            "comparable": np.where(fingerprints == reference, "yes", NOT_COMPARABLE),
+            "comparable": np.where(
+                ~_finished(runs),
+                "no: " + _column(runs, "status").fillna("").astype(str),
+                np.where(fingerprints == reference, "yes", NOT_COMPARABLE),
+            ),
             "run_id": runs["run_id"],
         },
         index=runs.index,
@@ -160,7 +172,8 @@ def comparison_table(
     runs: pd.DataFrame, versions: pd.DataFrame, options: CompareOptions = CompareOptions()
 ) -> pd.DataFrame:
     """One row per training run: run (short id), start (UTC), config, fingerprint,
-    comparable ("yes" or "not comparable" against the most recent run's fingerprint),
+    comparable ("yes" or "not comparable" against the most recent finished run's fingerprint;
+    "no: FAILED" etc. for runs that did not finish),
     run_id, key parameters, `<model>.<metric>` pooled metrics, model_version, aliases and
     champion ("*" when the run's version holds the `champion` alias).
 
@@ -209,7 +222,7 @@ def render_terminal(table: pd.DataFrame) -> str:
 def render_html(table: pd.DataFrame, title: str) -> str:
     """A self-contained HTML page: one row per run, "not comparable" rows greyed out and the
     champion's row in bold. Every value is HTML-escaped."""
-    classes = np.where(table["comparable"] == NOT_COMPARABLE, "other-data", "")
+    classes = np.where(table["comparable"] != "yes", "other-data", "")
     classes = np.where(table["champion"] == CHAMPION_MARK, classes + " champion", classes)
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
     body = "\n".join(

@@ -6,7 +6,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -60,6 +60,12 @@ class TrackingSection(Section):
     experiment: str = Field("rootcast", min_length=1, max_length=250)
     registered_model: str = ""  # empty: "rootcast-h<horizon>"
     register_model: bool = True
+    # retrain promotes only a challenger at least as good as the champion on each of these
+    guard_metrics: list[Literal["roc_auc", "aupr", "brier", "log_loss", "ece"]] = [
+        "roc_auc",
+        "aupr",
+        "brier",
+    ]
 
     @field_validator("registered_model")
     @classmethod

@@ -112,13 +112,34 @@ def metric_gain(metric: str, champion: float, challenger: float) -> float:
 
 
 def decide_promotion(
-    metric: str, champion: float, challenger: float, margin: float, force: bool
+    metric: str,
+    champion: dict[str, float],
+    challenger: dict[str, float],
+    margin: float,
+    guard_metrics: tuple[str, ...] | list[str] = (),
+    force: bool = False,
 ) -> tuple[bool, str]:
-    """Promote when the challenger beats the champion on `metric` by more than `margin`
-    (or when forced). Returns (promote, reason)."""
-    gain = metric_gain(metric, champion, challenger)
+    """Promote when the challenger beats the champion on `metric` by more than `margin` (>= 0)
+    and is at least as good on every guard metric (or when forced). Returns (promote, reason).
+    Raises ValueError for a negative margin: it would promote a worse model."""
+    if not margin >= 0:
+        raise ValueError(
+            f"margin must be >= 0 (a negative one promotes worse models), not {margin}"
+        )
+    gain = metric_gain(metric, champion[metric], challenger[metric])
     if force:
         return True, f"forced (gain in {metric}: {gain:+.4f})"
-    if math.isfinite(gain) and gain > margin:
-        return True, f"challenger better on {metric} by {gain:+.4f} (> margin {margin})"
-    return False, f"challenger not better on {metric} by more than {margin} (gain {gain:+.4f})"
+    if not (math.isfinite(gain) and gain > margin):
+        return False, f"challenger not better on {metric} by more than {margin} (gain {gain:+.4f})"
+    worse = [
+        f"{m} {metric_gain(m, champion[m], challenger[m]):+.4f}"
+        for m in guard_metrics
+        if not metric_gain(m, champion[m], challenger[m]) >= 0
+    ]
+    if worse:
+        return (
+            False,
+            f"challenger better on {metric} by {gain:+.4f} but worse on {', '.join(worse)}",
+        )
+    guarded = f"; not worse on {', '.join(guard_metrics)}" if guard_metrics else ""
+    return True, f"challenger better on {metric} by {gain:+.4f} (> margin {margin}){guarded}"

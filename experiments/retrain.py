@@ -108,14 +108,18 @@ def _head_to_head(
 def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dict:
     """Check, train, compare and (maybe) promote; returns the decision record."""
     _check_overrides(request.overrides)
-    try:
-        champion, champion_run = tracking.load_model(request.model)
-    except LookupError as exc:
-        raise ConfigError(str(exc)) from None
+    if not request.margin >= 0:
+        raise ConfigError(
+            f"--margin {request.margin}: must be >= 0 (a negative margin promotes worse models)"
+        )
     if request.metric not in registry.PROMOTION_METRICS:
         raise ConfigError(
             f"--metric {request.metric!r}: use {', '.join(registry.PROMOTION_METRICS)}"
         )
+    try:
+        champion, champion_run = tracking.load_model(request.model)
+    except LookupError as exc:
+        raise ConfigError(str(exc)) from None
     base = ExperimentConfig.model_validate(tracking.load_run_config(champion_run))
     name = registry.ModelRef.parse(request.model).registered_name_or(base.registered_model_name)
     champion_version = tracking.alias_version(name, CHAMPION)
@@ -168,9 +172,10 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
     )
     promote, reason = registry.decide_promotion(
         request.metric,
-        scores["champion"][request.metric],
-        scores["challenger"][request.metric],
+        scores["champion"],
+        scores["challenger"],
         request.margin,
+        base.tracking.guard_metrics,
         request.force,
     )
 
@@ -181,6 +186,7 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         "reason": reason,
         "metric": request.metric,
         "margin": request.margin,
+        "guard_metrics": list(base.tracking.guard_metrics),
         "champion_version": old_version,
         "challenger_version": new_version,
         "challenger_run_id": result.summary.run_id,

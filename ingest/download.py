@@ -252,11 +252,17 @@ def fetch(
     url = url or spec.url(version, **params)
     expected = normalise_sha256(sha256) or normalise_sha256(spec.sha256.get(url))
     name = Path(urllib.parse.urlparse(url).path).name
-    if not name or not re.fullmatch(r"[A-Za-z0-9._-]+", name):
+    if not _safe_segment(name):
         raise DownloadError(f"{url}: no usable file name in the URL")
-    if not re.fullmatch(r"[A-Za-z0-9._-]+", version):
-        raise DownloadError(f"version {version!r}: use letters, digits, '.', '_' or '-' only")
-    target = (cache or default_cache()) / spec.name / version / name
+    if not _safe_segment(version):
+        raise DownloadError(
+            f"version {version!r}: use letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit"
+        )
+    root = (cache or default_cache()).resolve()
+    target = root / spec.name / version / name
+    if root not in target.resolve().parents:  # belt and braces: never outside the cache
+        raise DownloadError(f"{target}: outside the cache folder {root}")
     sidecar = target.with_name(target.name + ".sha256")
     if target.is_file():
         recorded = sidecar.read_text().split()[0] if sidecar.is_file() else None
@@ -279,6 +285,11 @@ def fetch(
     except OSError:
         pass  # the sidecar is a convenience; the verified file is in place
     return Fetched(target, actual, downloaded=True, verified=expected is not None)
+
+
+def _safe_segment(text: str) -> bool:
+    """A single path segment that cannot climb out of its folder ('..', '.', '/' refused)."""
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", text))
 
 
 def _resolve(source: str | Source) -> Source:
