@@ -257,13 +257,12 @@ def staging_dir(output_dir: Path) -> Path:
     """A fresh folder beside `output_dir` for this process's files; staging folders of
     processes that no longer exist (killed runs) are removed."""
     parent = output_dir.resolve().parent
-    prefix = f".{output_dir.name}.staging-"
     if parent.exists():
-        for old in parent.glob(prefix + "*"):
-            pid = old.name.removeprefix(prefix)
-            if pid.isdigit() and not process_alive(int(pid)):
+        for old in parent.glob(".*.staging-*"):
+            pid = old.name.rpartition(".staging-")[2]
+            if old.is_dir() and pid.isdigit() and not process_alive(int(pid)):
                 shutil.rmtree(old, ignore_errors=True)
-    staging = parent / f"{prefix}{os.getpid()}"
+    staging = parent / f".{output_dir.name}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     return staging

@@ -8,6 +8,8 @@ out-of-fold predictions from rolling-origin splits inside the training periods.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -148,6 +150,13 @@ def _select(columns: list[str]) -> ColumnTransformer:
     ).set_output(transform="pandas")
 
 
+def usable_threads(requested: int) -> int:
+    """`requested`, but no more than the cores this process may run on (CPU affinity, e.g. a
+    container's or `taskset`'s limit): more threads than cores only fight each other."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return max(1, min(requested, available or os.cpu_count() or 1))
+
+
 def xgboost_pipeline(columns: list[str], settings: XGBoostSettings, seed: int) -> Pipeline:
     """Column selection + XGBClassifier(`hist`), the main model's uncalibrated pipeline."""
     booster = XGBClassifier(
@@ -161,7 +170,7 @@ def xgboost_pipeline(columns: list[str], settings: XGBoostSettings, seed: int) -
         colsample_bytree=settings.colsample_bytree,
         min_child_weight=settings.min_child_weight,
         reg_lambda=settings.reg_lambda,
-        n_jobs=settings.n_jobs,
+        n_jobs=usable_threads(settings.n_jobs),
         random_state=seed,
     )
     return Pipeline([("select", _select(columns)), ("xgb", booster)])

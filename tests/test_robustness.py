@@ -1,0 +1,86 @@
+"""Processes, not functions: a run killed mid-way changes nothing, and runs started together on
+a new SQLite store all succeed. Each test runs `train.py` as real subprocesses."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+ROOT = Path(__file__).resolve().parents[1]
+# fmt: off
+TINY = [
+    "--set", "synthetic.n_districts=40", "--set", "synthetic.n_periods=8",
+    "--set", "split.n_folds=1", "--set", "split.min_train_periods=4",
+    "--set", "model.xgboost.n_estimators=10", "--set", "model.xgboost.n_jobs=1",
+    "--set", "explain.enabled=false",
+]
+# fmt: on
+
+
+def _train(out: Path, uri: str, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    return subprocess.Popen(
+        [sys.executable, "train.py", "--output", str(out), *TINY, *extra],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _kill_at(process: subprocess.Popen, message: str) -> None:
+    for line in process.stderr:
+        if message in line:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+            return
+    process.wait()
+    raise AssertionError(f"the run ended before {message!r}")
+
+
+def test_killed_runs_leave_the_previous_results_and_no_version(
+    tmp_path: Path, isolated_mlflow: str
+) -> None:
+    out = tmp_path / "out"
+    first = _train(out, isolated_mlflow)
+    assert first.wait() == 0, first.stderr.read()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    for seed, stage in enumerate(["fitting the final model", "logging to MLflow"], start=5):
+        _kill_at(_train(out, isolated_mlflow, "--set", f"model.seed={seed}"), stage)
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before, stage
+
+    client = MlflowClient(isolated_mlflow)
+    versions = client.search_model_versions("name = 'rootcast-h1'")
+    assert [str(v.version) for v in versions] == ["1"]
+    assert str(client.get_model_version_by_alias("rootcast-h1", "champion").version) == "1"
+    # the next run on this machine ends the killed runs' RUNNING runs as KILLED
+    last = _train(tmp_path / "last", isolated_mlflow)
+    assert last.wait() == 0, last.stderr.read()
+    (experiment,) = [e for e in client.search_experiments() if e.name == "rootcast"]
+    statuses = [r.info.status for r in client.search_runs([experiment.experiment_id])]
+    assert "RUNNING" not in statuses and statuses.count("FINISHED") == 2
+    assert not list(tmp_path.glob(".*.staging-*"))  # swept by the last run
+
+
+def test_four_runs_at_once_on_a_new_store_all_succeed_and_one_is_champion(
+    tmp_path: Path, isolated_mlflow: str
+) -> None:
+    runs = [
+        _train(tmp_path / f"out{k}", isolated_mlflow, "--set", f"model.seed={k}") for k in range(4)
+    ]
+    for process in runs:
+        assert process.wait() == 0, process.stderr.read()
+    client = MlflowClient(isolated_mlflow)
+    versions = client.search_model_versions("name = 'rootcast-h1'")
+    assert sorted(int(v.version) for v in versions) == [1, 2, 3, 4]
+    champion = client.get_model_version_by_alias("rootcast-h1", "champion")  # exactly one
+    assert int(champion.version) in {1, 2, 3, 4}
+    for k in range(4):
+        assert (tmp_path / f"out{k}" / "summary.json").exists()
