@@ -53,7 +53,8 @@ class ProgramCatalog(BaseModel):
 
 def load_programs(path: str | Path | None, catalog: FeatureCatalog) -> ProgramCatalog:
     """Read and check a program catalog: every feature it moves must be an actionable,
-    non-protected catalog feature. Raises CatalogError naming the file, program and key."""
+    non-protected catalog feature, by a finite amount at a finite cost. Raises CatalogError
+    naming the file, program and key."""
     path = Path(path) if path else DEFAULT_PROGRAMS
     data = read_toml(path, "program catalog", CatalogError)
     try:
@@ -65,6 +66,14 @@ def load_programs(path: str | Path | None, catalog: FeatureCatalog) -> ProgramCa
     if not programs.programs:
         raise CatalogError(f"{path}: declares no programs")
     for name, spec in programs.programs.items():
+        amounts = {
+            **{f"shift.{f}": v for f, v in spec.shift.items()},
+            **{f"scale.{f}": v for f, v in spec.scale.items()},
+            "cost_per_district": spec.cost_per_district,
+        }
+        infinite = [key for key, value in amounts.items() if not np.isfinite(value)]
+        if infinite:
+            raise CatalogError(f"{path}: programs.{name}.{infinite[0]}: must be a finite number")
         for feature in spec.features:
             known = catalog.features.get(feature)
             if known is None:
