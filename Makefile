@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 
 .DEFAULT_GOAL := help
-.PHONY: help run test report report-browser-test lint format ui server bench lock clean
+.PHONY: help run test fuzz report report-browser-test lint format ui server bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -21,6 +21,10 @@ run: $(STAMP) ## create the environment, train on the embedded synthetic region,
 
 test: $(STAMP) ## create the environment if needed and run the test suite
 	$(BIN)/python -m pytest -q --cov=features --cov=models --cov=experiments --cov=reports --cov=ingest --cov-report=term:skip-covered
+
+fuzz: $(STAMP) ## property-based fuzzing of every input kind, 1,000 random cases each (tests/test_fuzz.py)
+	ROOTCAST_FUZZ=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_fuzz.py \
+	  --hypothesis-show-statistics -W ignore::RuntimeWarning -W ignore::UserWarning
 
 report: $(STAMP) ## HTML risk report of the last run in output/ (output/report.html)
 	$(BIN)/python -m reports --results output --out output/report.html

@@ -1,0 +1,553 @@
+"""Property-based fuzzing of every input a user hands rootcast: panel, feature catalog,
+geometry, program catalog and experiment config (file and `--set` values).
+
+Property: each entry point either returns a valid result or raises a RootcastError (which the
+CLI prints as one `error:` line) — never any other exception. Valid inputs are mutated: columns
+dropped, renamed or repeated, NaN/inf/huge/boolean/text values, duplicate keys, empty frames,
+odd ids and periods, broken bytes and encodings, null/empty/invalid polygons, unknown ids.
+
+`make test` runs a small derandomised subset; `make fuzz` (ROOTCAST_FUZZ=1) runs 1,000 random
+cases per test (see tests/fuzz_profiles.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import fuzz_profiles
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from experiments.config import load_config
+from experiments.data import ExperimentInputs
+from experiments.prepare import prepare
+from features.build import build_features
+from features.catalog import load_catalog, parse_catalog
+from features.errors import RootcastError
+from features.loaders import read_geometry, read_panel
+from features.schema import check_outcome_varies, validate_panel
+from features.spatial import queen_adjacency
+from models.targeting import load_programs
+
+PROFILE = fuzz_profiles.load()
+
+CATALOG = parse_catalog(
+    {
+        "features": {
+            "poverty": {"domain": "socio-economic", "actionable": True},
+            "distance": {"domain": "geography"},
+            "minority_share": {"domain": "demography", "protected": True},
+        }
+    }
+)
+COLUMNS = ["district_id", "period", "country", "incidents", "poverty", "distance", "minority_share"]
+CONFIG = load_config(None, ["split.n_folds=1", "split.min_train_periods=2"])
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("fuzz")
+
+
+def accepted_or_rootcast_error(call, *args, **kwargs):
+    """Run `call`; a RootcastError is an accepted outcome (returns None), anything else fails.
+    Each outcome is a hypothesis event (shown by `make fuzz`)."""
+    try:
+        result = call(*args, **kwargs)
+    except RootcastError as exc:
+        assert str(exc).strip(), "a RootcastError needs a message"
+        event(f"{call.__name__}: refused ({type(exc).__name__})")
+        return None
+    event(f"{call.__name__}: accepted")
+    return result
+
+
+# --- values and mutations ---------------------------------------------------------------------
+
+NASTY = st.one_of(
+    st.sampled_from(
+        [
+            np.nan,
+            np.inf,
+            -np.inf,
+            1e308,
+            -1e308,
+            3.5e38,
+            3.4e38,
+            5e-324,
+            0.5,
+            -1,
+            0,
+            2**63,
+            -(2**63),
+            10**30,
+            True,
+            False,
+            None,
+            pd.NA,
+            "",
+            " ",
+            "abc",
+            "NA",
+            "nan",
+            "None",
+            "null",
+            "True",
+            "false",
+            "1e400",
+            " 2010",
+            "2010",
+            "2010-13",
+            "2010-00",
+            "2010-1",
+            "20O7",
+            "٢٠١٠",  # Arabic-Indic digits
+            "２０１０",  # full-width digits
+            "2010.0",
+            "99999",
+            "-5",
+            "1,5",
+            '"',
+            "\n",
+            "a,b",
+            "é",
+        ]
+    ),
+    st.integers(),
+    st.floats(),
+    st.text(max_size=6),
+)
+NAMES = st.one_of(
+    st.sampled_from(COLUMNS + ["name", "person_id", "Unnamed: 0", "", "target", "x"]),
+    st.text(max_size=6),
+)
+MUTATION = st.one_of(
+    st.tuples(st.just("set"), st.sampled_from(COLUMNS), st.floats(0, 1), NASTY),
+    st.tuples(st.just("fill"), st.sampled_from(COLUMNS), NASTY),
+    st.tuples(st.just("drop_col"), st.sampled_from(COLUMNS)),
+    st.tuples(st.just("rename"), st.sampled_from(COLUMNS), NAMES),
+    st.tuples(st.just("add_col"), NAMES, NASTY),
+    st.tuples(st.just("dup_row"), st.floats(0, 1)),
+    st.tuples(st.just("dup_col"), st.sampled_from(COLUMNS)),
+    st.tuples(st.just("keep_rows"), st.integers(0, 30)),
+    st.tuples(st.just("shuffle"), st.integers(0, 2**16)),
+    st.tuples(st.just("id"), st.integers(0, 3), NASTY),
+)
+
+
+@st.composite
+def valid_panels(draw) -> pd.DataFrame:
+    """A valid panel: 1-4 districts × 1-7 consecutive years or months."""
+    n_districts, n_periods = draw(st.integers(1, 4)), draw(st.integers(1, 7))
+    monthly, start = draw(st.booleans()), draw(st.integers(1990, 2030))
+    periods = [f"{start + t // 12}-{t % 12 + 1:02d}" if monthly else start + t for t in range(12)]
+    n = n_districts * n_periods
+    numbers = st.floats(-1e6, 1e6, allow_nan=False)
+    return pd.DataFrame(
+        {
+            "district_id": [f"D{d}" for d in range(n_districts) for _ in range(n_periods)],
+            "period": [periods[t] for _ in range(n_districts) for t in range(n_periods)],
+            "country": "X",
+            "incidents": draw(st.lists(st.integers(0, 4), min_size=n, max_size=n)),
+            "poverty": draw(st.lists(numbers, min_size=n, max_size=n)),
+            "distance": draw(st.lists(numbers, min_size=n, max_size=n)),
+            "minority_share": draw(st.lists(numbers | st.just(np.nan), min_size=n, max_size=n)),
+        }
+    )
+
+
+def mutate(panel: pd.DataFrame, mutations: list[tuple]) -> pd.DataFrame:
+    """Apply mutations to an all-object copy (columns addressed by their first position, as
+    names may repeat)."""
+    frame = panel.astype(object)
+    for kind, *args in mutations:
+        names = list(frame.columns)
+        pos = names.index(args[0]) if args and args[0] in names else None
+        if kind in {"set", "fill", "drop_col", "rename", "dup_col"} and pos is None:
+            continue
+        column = pd.Series([args[-1]] * len(frame), index=frame.index, dtype=object)
+        if kind == "set" and len(frame):
+            frame.iloc[int(args[1] * (len(frame) - 1)), pos] = args[2]
+        elif kind == "fill":
+            frame.isetitem(pos, column)
+        elif kind == "drop_col":
+            frame = frame.iloc[:, [i for i in range(len(names)) if i != pos]]
+        elif kind == "rename":
+            frame.columns = [args[1] if i == pos else n for i, n in enumerate(names)]
+        elif kind == "add_col":
+            frame.insert(len(names), args[0], column, allow_duplicates=True)
+        elif kind == "dup_row" and len(frame):
+            frame = pd.concat([frame, frame.iloc[[int(args[0] * (len(frame) - 1))]]])
+        elif kind == "dup_col":
+            frame.insert(len(names), args[0], frame.iloc[:, pos], allow_duplicates=True)
+        elif kind == "keep_rows":
+            frame = frame.iloc[: args[0]]
+        elif kind == "shuffle":
+            frame = frame.sample(frac=1.0, random_state=args[0])
+        elif kind == "id" and "district_id" in names:
+            at = names.index("district_id")
+            rows = np.flatnonzero(frame.iloc[:, at].to_numpy() == f"D{args[0]}")
+            frame.iloc[rows, at] = args[1]
+    return frame
+
+
+def check_accepted_panel(panel: pd.DataFrame, source: str) -> None:
+    """A panel validation accepted must go through feature building and fold preparation."""
+    assert list(panel.columns[:2]) == ["district_id", "period"]
+    assert panel["incidents"].dtype == "int64" and (panel["incidents"] >= 0).all()
+    assert np.isfinite(panel[["poverty", "distance"]].to_numpy()).all()
+    both = panel["incidents"].min() == 0 < panel["incidents"].max()
+    try:
+        check_outcome_varies(panel, source)
+    except RootcastError:
+        assert not both, "check_outcome_varies refused a panel with both outcomes"
+    ids = pd.Index(sorted(panel["district_id"].unique()))
+    frame, _ = build_features(panel, CATALOG, None, ids, 1)
+    assert len(frame) == len(panel)
+    inputs = ExperimentInputs(panel, CATALOG, source, "fuzz", False, None, ids)
+    accepted_or_rootcast_error(prepare, CONFIG, inputs)
+
+
+def _write_csv(frame: pd.DataFrame, path: Path) -> bool:
+    try:
+        frame.to_csv(path, index=False)
+    except (UnicodeEncodeError, ValueError):  # the writer refuses it: nothing to read back
+        return False
+    return True
+
+
+# --- panels -----------------------------------------------------------------------------------
+
+
+@given(
+    panel=valid_panels(),
+    mutations=st.lists(MUTATION, max_size=4),
+    sink=st.sampled_from(["frame", "csv", "parquet"]),
+)
+def test_fuzz_panel(workdir: Path, panel, mutations, sink) -> None:
+    """Mutated panels, as frames or through CSV/Parquet files: validated or refused."""
+    frame = mutate(panel, mutations)
+    source = "fuzz-frame"
+    if sink != "frame":
+        path = workdir / f"panel.{sink}"
+        if sink == "csv" and _write_csv(frame, path):
+            frame = accepted_or_rootcast_error(read_panel, path)
+            source = str(path)
+        elif sink == "parquet":
+            try:
+                frame.to_parquet(path, index=False)
+            except Exception:  # pyarrow cannot store it: validate the frame itself
+                pass
+            else:
+                frame = accepted_or_rootcast_error(read_panel, path)
+                source = str(path)
+    if frame is None:
+        return
+    clean = accepted_or_rootcast_error(validate_panel, frame, CATALOG, source)
+    if clean is not None:
+        check_accepted_panel(clean, source)
+
+
+CSV_EDITS = st.lists(
+    st.tuples(st.floats(0, 1), st.integers(0, 8), st.binary(max_size=6)), min_size=1, max_size=4
+)
+
+
+@given(panel=valid_panels(), edits=CSV_EDITS)
+def test_fuzz_panel_csv_bytes(workdir: Path, panel, edits) -> None:
+    """A valid CSV file with bytes deleted and inserted (broken quoting, encodings, rows)."""
+    data = bytearray(panel.to_csv(index=False).encode())
+    for where, delete, insert in edits:
+        at = int(where * len(data))
+        data[at : at + delete] = insert
+    path = workdir / "bytes.csv"
+    path.write_bytes(bytes(data))
+    frame = accepted_or_rootcast_error(read_panel, path)
+    if frame is not None:
+        clean = accepted_or_rootcast_error(validate_panel, frame, CATALOG, str(path))
+        if clean is not None:
+            check_accepted_panel(clean, str(path))
+
+
+# --- TOML files: catalog, programs, config -----------------------------------------------------
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return json.dumps(value)  # a JSON string is a TOML basic string
+
+
+def toml_tables(root: str, tables: dict) -> str:
+    """`[root."name"]` tables of scalar (or inline) keys."""
+    lines = []
+    for name, body in tables.items():
+        lines.append(f"[{root}.{json.dumps(name)}]")
+        if isinstance(body, dict):
+            lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in body.items()]
+        else:
+            lines.append(f"value = {toml_value(body)}")
+    return "\n".join(lines) + "\n"
+
+
+SCALAR = st.one_of(
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.text(max_size=8),
+    st.sampled_from(["socio-economic", "geography", "demography", "conflict history"]),
+)
+VALUE = st.one_of(SCALAR, st.lists(SCALAR, max_size=3), st.dictionaries(NAMES, SCALAR, max_size=2))
+TEXT_EDITS = st.lists(
+    st.tuples(st.floats(0, 1), st.integers(0, 6), st.binary(max_size=4)), max_size=3
+)
+ENCODING = st.sampled_from(["utf-8", "utf-8", "utf-8", "utf-16", "latin-1"])
+
+
+def write_text_file(path: Path, text: str, edits, encoding: str) -> Path:
+    data = bytearray(text.encode(encoding, errors="replace"))
+    for where, delete, insert in edits:
+        at = int(where * len(data))
+        data[at : at + delete] = insert
+    path.write_bytes(bytes(data))
+    return path
+
+
+FEATURE_SPEC = st.dictionaries(
+    st.sampled_from(["domain", "actionable", "programs", "unit", "protected", "oops"]),
+    VALUE,
+    max_size=4,
+).map(lambda d: {"domain": "geography", **d} if len(d) % 2 else d)
+FEATURE_NAME = st.one_of(
+    st.sampled_from(
+        ["poverty", "distance", "minority_share", "target", "period_index", "hist_rate"]
+        + ["incidents", "district_id", "period", "country", ""]
+    ),
+    st.text(max_size=6),
+)
+
+
+@given(
+    features=st.dictionaries(FEATURE_NAME, FEATURE_SPEC | SCALAR, max_size=4),
+    edits=TEXT_EDITS,
+    encoding=ENCODING,
+    panel=valid_panels(),
+)
+def test_fuzz_catalog(workdir: Path, features, edits, encoding, panel) -> None:
+    """Catalogs (structured, then bytes edited, other encodings); an accepted catalog is used
+    to validate and build a panel holding its features."""
+    path = write_text_file(
+        workdir / "catalog.toml", toml_tables("features", features), edits, encoding
+    )
+    catalog = accepted_or_rootcast_error(load_catalog, path)
+    if catalog is None:
+        return
+    frame = panel[["district_id", "period", "incidents"]].assign(
+        **{name: 1.0 for name in catalog.features}
+    )
+    clean = accepted_or_rootcast_error(validate_panel, frame, catalog, "fuzz")
+    if clean is not None:
+        ids = pd.Index(sorted(clean["district_id"].unique()))
+        accepted_or_rootcast_error(build_features, clean, catalog, None, ids, 1)
+
+
+PROGRAM_FEATURE = st.sampled_from(["poverty", "distance", "minority_share", "unknown", ""])
+NUMBER = st.one_of(st.floats(), st.integers(-(2**70), 2**70), st.text(max_size=3), st.booleans())
+VALID_PROGRAM = st.fixed_dictionaries(  # mostly valid: one odd value at most
+    {
+        "shift": st.dictionaries(st.just("poverty"), NUMBER | st.floats(-1, 1), max_size=1),
+        "cost_per_district": NUMBER | st.floats(0.1, 10),
+    },
+    optional={"scale": st.dictionaries(st.just("poverty"), NUMBER, max_size=1)},
+)
+PROGRAM = VALID_PROGRAM | st.fixed_dictionaries(
+    {},
+    optional={
+        "description": SCALAR,
+        "shift": st.dictionaries(PROGRAM_FEATURE, NUMBER, max_size=2) | NUMBER,
+        "scale": st.dictionaries(PROGRAM_FEATURE, NUMBER, max_size=2),
+        "cost_per_district": NUMBER,
+        "min_risk": NUMBER,
+        "oops": SCALAR,
+    },
+)
+
+
+@given(
+    programs=st.dictionaries(st.text(max_size=6), PROGRAM | SCALAR, max_size=3),
+    edits=TEXT_EDITS,
+    encoding=ENCODING,
+)
+def test_fuzz_program_catalog(workdir: Path, programs, edits, encoding) -> None:
+    """Program catalogs: accepted ones move only actionable features by finite amounts."""
+    path = write_text_file(
+        workdir / "programs.toml", toml_tables("programs", programs), edits, encoding
+    )
+    loaded = accepted_or_rootcast_error(load_programs, path, CATALOG)
+    if loaded is not None:
+        for spec in loaded.programs.values():
+            assert set(spec.features) <= {"poverty"}
+            amounts = [*spec.shift.values(), *spec.scale.values(), spec.cost_per_district]
+            assert all(math.isfinite(v) for v in amounts)
+
+
+CONFIG_KEYS = st.sampled_from(
+    [
+        "model.seed",
+        "synthetic.seed",
+        "synthetic.n_districts",
+        "split.n_folds",
+        "split.min_train_periods",
+        "target.horizon",
+        "model.calibration",
+        "model.xgboost.max_depth",
+        "model.xgboost.learning_rate",
+        "model.xgboost.n_jobs",
+        "data.panel",
+        "data.adjacency_tolerance",
+        "explain.enabled",
+        "targeting.budget",
+        "targeting.method",
+        "tracking.registered_model",
+        "tracking.experiment",
+        "model",
+        "name",
+        "",
+        ".",
+        "model..seed",
+        "unknown.key",
+    ]
+)
+SET_VALUE = st.one_of(
+    st.sampled_from(
+        ["99999999999999999999", "-1", "4294967296", "4294967295", "0", "1e400", "inf", "nan"]
+        + ['"x"', "true", "[1, 2]", "{a = 1}", "{seed = 1}", "'", '"', "", "=", "1_000", "0x10"]
+    ),
+    st.integers().map(str),
+    st.floats().map(repr),
+    st.text(max_size=8),
+)
+
+
+@given(
+    overrides=st.lists(
+        st.one_of(st.tuples(CONFIG_KEYS, SET_VALUE).map("=".join), st.text(max_size=8)),
+        max_size=4,
+    )
+)
+def test_fuzz_config_overrides(overrides) -> None:
+    """`--set key=value` arguments: an accepted config has seeds in xgboost's range."""
+    config = accepted_or_rootcast_error(load_config, None, overrides)
+    if config is not None:
+        assert 0 <= config.model.seed < 2**32 and 0 <= config.synthetic.seed < 2**32
+
+
+@given(
+    sections=st.dictionaries(
+        st.sampled_from(["model", "split", "synthetic", "data", "oops"]),
+        st.dictionaries(st.sampled_from(["seed", "n_folds", "panel", "xgboost"]), VALUE),
+        max_size=3,
+    ),
+    edits=TEXT_EDITS,
+    encoding=ENCODING,
+    as_folder=st.integers(0, 20),
+)
+def test_fuzz_config_file(workdir: Path, sections, edits, encoding, as_folder) -> None:
+    """Config files: structured, bytes edited, other encodings, or a folder."""
+    if as_folder == 0:
+        path = workdir / "config_folder.toml"
+        path.mkdir(exist_ok=True)
+    else:
+        text = "".join(
+            f"[{name}]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in body.items())
+            for name, body in sections.items()
+        )
+        path = write_text_file(workdir / "config.toml", text, edits, encoding)
+    accepted_or_rootcast_error(load_config, path)
+
+
+# --- geometry ---------------------------------------------------------------------------------
+
+
+def square(i: int) -> dict:
+    x, y = i % 3, i // 3
+    ring = [[x, y], [x + 1, y], [x + 1, y + 1], [x, y + 1], [x, y]]
+    return {"type": "Polygon", "coordinates": [ring]}
+
+
+GEOMETRY = st.one_of(
+    st.integers(0, 8).map(square),
+    st.sampled_from(
+        [
+            None,
+            {"type": "Polygon", "coordinates": []},
+            {
+                "type": "Polygon",
+                "coordinates": [[[0, 0], [2, 2], [2, 0], [0, 2], [0, 0]]],
+            },  # bowtie
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1]]]},  # unclosed
+            {"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [0, 0]]]},  # degenerate
+            {"type": "Polygon", "coordinates": [[[0, 0], [1e308, 0], [1e308, 1e308], [0, 0]]]},
+            {"type": "MultiPolygon", "coordinates": [square(4)["coordinates"]]},
+            {"type": "MultiPolygon", "coordinates": []},
+            {"type": "Point", "coordinates": [0.5, 0.5]},
+            {"type": "LineString", "coordinates": [[0, 0], [1, 1]]},
+            {"type": "GeometryCollection", "geometries": []},
+            {"type": "Polygon", "coordinates": "oops"},
+            {"type": "Blob", "coordinates": [[0, 0]]},
+        ]
+    ),
+)
+GEO_ID = st.one_of(
+    st.sampled_from(["D0", "D1", "D2", "D3", "", " ", "NA", None, 7, 7.5, True]),
+    st.text(max_size=4),
+)
+
+
+@st.composite
+def geojson_texts(draw) -> str:
+    features = []
+    for _ in range(draw(st.integers(0, 6))):
+        properties = {} if draw(st.integers(0, 9)) == 0 else {"district_id": draw(GEO_ID)}
+        features.append({"type": "Feature", "properties": properties, "geometry": draw(GEOMETRY)})
+    collection = {"type": "FeatureCollection", "features": features}
+    text = json.dumps(collection)
+    if draw(st.integers(0, 9)) == 0:  # not GeoJSON at all, or cut short
+        text = draw(st.sampled_from(["", "{}", "[]", "null", text[: len(text) // 2], "oops"]))
+    return text
+
+
+@given(
+    text=geojson_texts(),
+    district_ids=st.lists(st.sampled_from(["D0", "D1", "D2", "D3", "NA", "zz"]), unique=True),
+    tolerance=st.sampled_from([0.0, 0.01, 1.0]),
+)
+def test_fuzz_geometry(workdir: Path, text, district_ids, tolerance) -> None:
+    """GeoJSON with null/empty/invalid polygons, odd or missing ids; accepted geometry gives a
+    symmetric 0/1 adjacency or a refusal naming districts without a polygon."""
+    path = workdir / "districts.geojson"
+    path.write_text(text, encoding="utf-8")
+    geometry = accepted_or_rootcast_error(read_geometry, path)
+    if geometry is None:
+        return
+    assert geometry.geometry.notna().all() and not geometry.geometry.is_empty.any()
+    ids = pd.Index(sorted(district_ids))
+    matrix = accepted_or_rootcast_error(queen_adjacency, geometry, ids, tolerance)
+    if matrix is not None:
+        assert matrix.shape == (len(ids), len(ids))
+        assert (matrix != matrix.T).nnz == 0
