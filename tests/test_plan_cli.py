@@ -7,19 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SMALL_REGION
 
 import train
 
 
-@pytest.fixture
-def trained_store(tmp_path: Path) -> Path:
-    assert train.main(["--output", str(tmp_path / "run"), "-q", *SMALL_REGION]) == 0
-    return tmp_path
-
-
-def test_plan_for_a_new_budget_stays_within_it(trained_store: Path) -> None:
-    out = trained_store / "plan"
+def test_plan_for_a_new_budget_stays_within_it(champion_store: dict, tmp_path: Path) -> None:
+    out = tmp_path / "plan"
     code = train.main(["plan", "--budget", "3.5", "--output", str(out), "-q"])
     plan = pd.read_csv(out / "plan.csv")
     summary = json.loads((out / "plan_summary.json").read_text())
@@ -29,9 +22,9 @@ def test_plan_for_a_new_budget_stays_within_it(trained_store: Path) -> None:
     assert summary["budget"] == 3.5 and summary["run_id"]
 
 
-def test_plan_with_the_run_id_matches_the_champion(trained_store: Path) -> None:
-    run_id = json.loads((trained_store / "run" / "summary.json").read_text())["run_id"]
-    by_alias, by_run = trained_store / "a", trained_store / "b"
+def test_plan_with_the_run_id_matches_the_champion(champion_store: dict, tmp_path: Path) -> None:
+    run_id = champion_store["summary"]["run_id"]
+    by_alias, by_run = tmp_path / "a", tmp_path / "b"
     assert train.main(["plan", "--budget", "4", "--output", str(by_alias), "-q"]) == 0
     assert (
         train.main(["plan", "--model", run_id, "--budget", "4", "--output", str(by_run), "-q"]) == 0
@@ -41,7 +34,9 @@ def test_plan_with_the_run_id_matches_the_champion(trained_store: Path) -> None:
     )
 
 
-def test_plan_for_an_unknown_model_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_plan_for_an_unknown_model_exits_2(
+    champion_store: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     code = train.main(
         ["plan", "--model", "nope@champion", "--budget", "5", "--output", str(tmp_path / "p")]
     )
@@ -50,7 +45,10 @@ def test_plan_for_an_unknown_model_exits_2(tmp_path: Path, capsys: pytest.Captur
     assert not (tmp_path / "p").exists()
 
 
-def test_plan_refuses_a_negative_budget(trained_store: Path, capsys: pytest.CaptureFixture) -> None:
-    code = train.main(["plan", "--budget", "-1", "--output", str(trained_store / "p")])
+def test_plan_refuses_a_negative_budget(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # refused before any model is looked up: no store is even opened
+    code = train.main(["plan", "--budget", "-1", "--output", str(tmp_path / "p")])
     assert code == 2
     assert "--budget" in capsys.readouterr().err
+    assert not (tmp_path / "p").exists()
+    assert not (tmp_path / "mlflow" / "mlflow.db").exists()

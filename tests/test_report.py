@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import tomllib
@@ -11,9 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SMALL_REGION
 
-import train
 from experiments import report_cli
 from models.targeting import DEFAULT_PROGRAMS
 from reports.__main__ import main as reports_main
@@ -31,50 +28,13 @@ EXPLAIN_FILES = [
     "shap_interactions.csv",
     "plan.csv",
 ]
-# one xgboost thread: on a busy 2-core machine two threads per fit run ten times slower
-FAST = ["--set", "model.xgboost.n_jobs=1", "--set", "explain.n_bootstrap=2"]
-REFITS = [
-    "xgboost.train",
-    "xgboost.XGBClassifier.fit",
-    "sklearn.pipeline.Pipeline.fit",
-    "sklearn.linear_model.LogisticRegression.fit",
-    "sklearn.isotonic.IsotonicRegression.fit",
-]
-_RUN: dict = {}
-
-
-def refuse(*args, **kwargs):
-    raise AssertionError("building a report must not fit a model")
-
-
-def trained_run(factory: pytest.TempPathFactory) -> dict:
-    """One small training run and its report, made once per test session (the browser tests
-    reuse it). The report is built with every model's `fit` disabled: reports never refit."""
-    if _RUN:
-        return _RUN
-    base = factory.mktemp("report-run")
-    uri = f"sqlite:///{base / 'mlflow.db'}"
-    old = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    try:
-        assert train.main(["--output", str(base / "out"), "-q", *SMALL_REGION, *FAST]) == 0
-    finally:
-        if old is None:
-            os.environ.pop("MLFLOW_TRACKING_URI")
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old
-    with pytest.MonkeyPatch.context() as patch:
-        for target in REFITS:
-            patch.setattr(target, refuse)
-        html = build_report(base / "out", base / "report.html")
-    summary = json.loads((base / "out" / "summary.json").read_text())
-    _RUN.update(out=base / "out", uri=uri, summary=summary, html=html, text=html.read_text())
-    return _RUN
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return trained_run(tmp_path_factory)
+def run(champion_report: dict) -> dict:
+    """The session's small training run (conftest) and its report, built with every model's
+    `fit` disabled (reports never refit): out, uri, summary, html and text."""
+    return champion_report
 
 
 def copy_results(run: dict, dest: Path) -> Path:
@@ -197,19 +157,16 @@ def test_results_without_explanation_files_build_with_notes(run: dict, tmp_path:
     assert 'id="note-drivers"' in text and 'id="note-plan"' in text
 
 
-def test_report_cli_fetches_a_run_from_mlflow(
-    run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", run["uri"])
+def test_report_cli_fetches_a_run_from_mlflow(champion_store: dict, tmp_path: Path) -> None:
+    run = champion_store
     out = tmp_path / "report.html"
     assert report_cli.main(["--run-id", run["summary"]["run_id"], "--out", str(out)]) == 0
     assert run["summary"]["run_id"] in out.read_text()
 
 
 def test_report_cli_unknown_run_is_a_user_error(
-    run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+    champion_store: dict, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", run["uri"])
     assert report_cli.main(["--run-id", "0" * 32, "--out", str(tmp_path / "r.html")]) == 2
     assert capsys.readouterr().err.startswith("error: ")
 

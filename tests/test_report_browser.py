@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from test_report import trained_run
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -23,10 +22,10 @@ FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report(request: pytest.FixtureRequest) -> Path:
     if not CHROMIUM.exists():
         pytest.skip("chromium not installed: run make report-browser-test")
-    return trained_run(tmp_path_factory)["html"]
+    return request.getfixturevalue("champion_report")["html"]  # trained only when needed
 
 
 def chromium(report: Path, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SMALL_REGION
+from conftest import NO_EXPLAIN, SMALL_REGION, TINY_REGION
 from mlflow import MlflowClient
 
 import train
@@ -20,22 +20,36 @@ from models.pipeline import BASELINES, MAIN_MODEL
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture
+def trained(champion_run: dict) -> dict:
+    """The session's small synthetic training run (conftest), read by the assertions below."""
+    return champion_run
+
+
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """One small synthetic training run shared by the read-only assertions below."""
-    base = tmp_path_factory.mktemp("run")
-    uri = f"sqlite:///{base / 'mlflow.db'}"
-    old = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    try:
-        code = train.main(["--output", str(base / "out"), "-q", *SMALL_REGION])
-    finally:
-        if old is None:
-            os.environ.pop("MLFLOW_TRACKING_URI")
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = old
-    summary = json.loads((base / "out" / "summary.json").read_text())
-    return {"code": code, "out": base / "out", "uri": uri, "summary": summary}
+def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """`train.py --help` and a real training run of the tiny region (explanations on), each as
+    a subprocess, in a store of their own; returns both completed processes and the store."""
+    base = tmp_path_factory.mktemp("cli")
+    uri = f"sqlite:///{base / 'cli.db'}"
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    shown = subprocess.run(
+        [sys.executable, "train.py", "--help"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    done = subprocess.run(
+        [sys.executable, "train.py", "--output", str(base / "out"), *TINY_REGION],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return {"shown": shown, "done": done, "uri": uri}
 
 
 def test_training_exits_zero_and_writes_every_output(trained: dict) -> None:
@@ -75,11 +89,15 @@ def test_run_logs_config_dataset_and_pooled_and_fold_metrics(trained: dict) -> N
     assert run.inputs.dataset_inputs[0].dataset.digest == trained["summary"]["data"]["fingerprint"]
 
 
-def test_second_run_registers_a_new_version_and_keeps_the_champion(tmp_path: Path) -> None:
-    for _ in range(2):
-        assert train.main(["--output", str(tmp_path / "out"), "-q", *SMALL_REGION]) == 0
+def test_second_run_registers_a_new_version_and_keeps_the_champion(
+    cli_run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the subprocess run registered version 1 (the champion) in this store; train again
+    assert cli_run["done"].returncode == 0, cli_run["done"].stderr
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", cli_run["uri"])
+    assert train.main(["--output", str(tmp_path / "out"), "-q", *TINY_REGION, *NO_EXPLAIN]) == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    client = MlflowClient(os.environ["MLFLOW_TRACKING_URI"])
+    client = MlflowClient(cli_run["uri"])
     assert summary["model_version"] == "2" and not summary["became_champion"]
     assert str(client.get_model_version_by_alias("rootcast-h1", "champion").version) == "1"
 
@@ -123,25 +141,9 @@ def test_failed_run_leaves_earlier_outputs_untouched(tmp_path: Path) -> None:
     assert (out / "summary.json").read_text() == '{"earlier": true}'
 
 
-def test_cli_help_and_real_command_run_as_subprocesses(tmp_path: Path) -> None:
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'cli.db'}"}
-    shown = subprocess.run(
-        [sys.executable, "train.py", "--help"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def test_cli_help_and_real_command_run_as_subprocesses(cli_run: dict) -> None:
+    shown, done = cli_run["shown"], cli_run["done"]
     assert "--set KEY=VALUE" in shown.stdout and "--geometry" in shown.stdout
-    done = subprocess.run(
-        [sys.executable, "train.py", "--output", str(tmp_path / "out"), *SMALL_REGION],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
     assert done.returncode == 0, done.stderr
     assert "xgboost" in done.stdout and "oracle" in done.stdout and "SYNTHETIC" in done.stdout
     assert "Drivers vs the synthetic truth" in done.stdout and "of the oracle plan" in done.stdout
@@ -153,11 +155,28 @@ def test_explanations_and_plan_are_written_with_truth_checks(trained: dict) -> N
     drivers = pd.read_parquet(out / "district_drivers.parquet")
     shap_global = pd.read_csv(out / "shap_global.csv")
     plan = pd.read_csv(out / "plan.csv")
+    forecast = pd.read_csv(out / "forecast.csv")
+    targeting = summary["targeting"]
     assert set(shap_global["feature"]) == set(summary["features"])
     assert {"district_id", "period", "feature", "shap_value", "domain"} <= set(drivers.columns)
-    assert plan["cost"].sum() <= summary["targeting"]["budget"] + 1e-9
-    assert -1 <= summary["truth_recovery"]["spearman"] <= 1
-    assert summary["truth_plan"]["true_reduction_oracle"] >= 0
+    # the plan: forecast-period districts, within budget, at most max_per_district programs each
+    assert len(plan) > 0
+    assert set(plan["district_id"]) <= set(forecast["district_id"])
+    assert set(plan["period"]) == set(forecast["period"])
+    assert plan["cost"].sum() <= targeting["budget"] + 1e-9
+    assert plan["district_id"].value_counts().max() <= targeting["max_per_district"]
+    # SHAP against the synthetic truth (seeded region: xgboost 0.35, logistic 0.82 measured;
+    # a ranking unrelated to the truth scatters around 0 with sd ~0.27 over 15 drivers)
+    recovery = summary["truth_recovery"]
+    assert recovery["spearman"] > 0.2
+    assert recovery["logistic_spearman"] > 0.5
+    # the true top actionable driver is among the model's top 3 of 10 actionable drivers for
+    # 75 % of districts (measured); a driver ranking unrelated to the truth: ~30 %
+    assert recovery["top_actionable_hit_share"] > 0.5
+    # the plan truly lowers risk, and never beats the oracle (the exact optimum of the truth
+    # under the same budget and max_per_district)
+    truth_plan = summary["truth_plan"]
+    assert 0 < truth_plan["true_reduction_ours"] <= truth_plan["true_reduction_oracle"] + 1e-9
     assert "not proven causes" in summary["explain"]["caveat"]
 
 
@@ -165,6 +184,13 @@ def test_forecast_has_an_interval_around_every_probability(trained: dict) -> Non
     forecast = pd.read_csv(trained["out"] / "forecast.csv")
     assert len(forecast) == 80
     assert (forecast["risk_low"] <= forecast["risk_high"]).all()
+    # empirical quantiles (inverted_cdf) of an ensemble that includes the main model: each
+    # forecast is one of the ensemble's values, so it lies inside its own interval
+    inside = (forecast["risk_low"] <= forecast["probability"]) & (
+        forecast["probability"] <= forecast["risk_high"]
+    )
+    assert inside.all(), forecast[~inside]
+    assert (forecast["risk_high"] > forecast["risk_low"]).any()  # the refits do differ
     assert forecast["probability"].is_monotonic_decreasing
 
 
