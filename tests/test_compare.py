@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SMALL_REGION
+from conftest import NO_EXPLAIN, TINY_REGION
 from mlflow import MlflowClient
 
 import train
@@ -147,7 +146,7 @@ def test_terminal_shows_runs_side_by_side_and_html_escapes_values() -> None:
 
 
 def _train(out: Path, seed: int) -> None:
-    argv = [*SMALL_REGION, "--set", "explain.enabled=false", "--set", f"synthetic.seed={seed}"]
+    argv = [*TINY_REGION, *NO_EXPLAIN, "--set", f"synthetic.seed={seed}"]
     assert train.main([*argv, "--output", str(out), "-q"]) == 0
 
 
@@ -169,6 +168,15 @@ def test_compare_on_the_local_store_marks_the_other_seed_not_comparable(
     assert "not comparable" in html.read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="module")
+def empty_experiment(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store holding experiment 'rootcast' without runs, shared by the read-only mistakes
+    below (making a new store costs more than the command); returns its URI."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('compare-empty') / 'mlflow.db'}"
+    MlflowClient(uri).create_experiment("rootcast")
+    return uri
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -179,9 +187,17 @@ def test_compare_on_the_local_store_marks_the_other_seed_not_comparable(
     ],
 )
 def test_compare_mistakes_are_one_error_line_and_exit_2(
-    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+    argv: list[str],
+    message: str,
+    empty_experiment: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    MlflowClient(os.environ["MLFLOW_TRACKING_URI"]).create_experiment("rootcast")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", empty_experiment)
     assert train.main(["compare", *argv]) == 2
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and errors[0].startswith(f"error: {message}")
+    client = MlflowClient(empty_experiment)  # the shared store is left as it was
+    experiments = client.search_experiments()
+    assert {e.name for e in experiments} == {"rootcast", "Default"}
+    assert client.search_runs([e.experiment_id for e in experiments]) == []

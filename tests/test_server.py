@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import SMALL_REGION
+from conftest import NO_EXPLAIN, TINY_REGION
 from mlflow import MlflowClient
 
 import train
@@ -98,22 +98,29 @@ def test_train_retrain_and_compare_against_a_server(
 ) -> None:
     url, folder = mlflow_server
     data = tmp_path / "data"
-    assert train.main(["synth", "--out", str(data), "--districts", "80", "--periods", "10"]) == 0
+    assert train.main(["synth", "--out", str(data), "--districts", "40", "--periods", "8"]) == 0
     files = ["--data", str(data / "panel.csv"), "--geometry", str(data / "geometry.geojson")]
-    small = [*SMALL_REGION, "--set", "explain.enabled=false", "--catalog", str(DEFAULT_CATALOG)]
+    small = [*TINY_REGION, *NO_EXPLAIN, "--catalog", str(DEFAULT_CATALOG)]
     assert train.main([*files, *small, "--output", str(tmp_path / "first"), "-q"]) == 0
     new = str(data / "new_periods.csv")
-    assert train.main(["retrain", "--data", new, "--output", str(tmp_path / "re"), "-q"]) == 0
+    # --force: the decision does not hang on the scores, so the aliases it moves are known
+    retrain = ["retrain", "--data", new, "--force", "--output", str(tmp_path / "re"), "-q"]
+    assert train.main(retrain) == 0
     record = json.loads((tmp_path / "re" / "retrain.json").read_text())
+    assert record["decision"] == "promoted"
+    assert (record["champion_version"], record["challenger_version"]) == ("1", "2")
+    client = MlflowClient(url)
+    assert str(client.get_model_version_by_alias("rootcast-h1", "champion").version) == "2"
+    assert str(client.get_model_version_by_alias("rootcast-h1", "previous").version) == "1"
     csv = tmp_path / "runs.csv"
     assert train.main(["compare", "--csv", str(csv)]) == 0
 
     table = pd.read_csv(csv, keep_default_na=False)
     assert table["run_id"].iloc[0] == record["challenger_run_id"]  # newest first
     assert table["comparable"].tolist() == ["yes", NOT_COMPARABLE]  # the older run lacks a year
-    champion = "rootcast-h1 v2" if record["decision"] == "promoted" else "rootcast-h1 v1"
-    assert table.loc[table["champion"] == "*", "model_version"].tolist() == [champion]
+    assert table.loc[table["champion"] == "*", "model_version"].tolist() == ["rootcast-h1 v2"]
+    assert table["aliases"].tolist() == ["champion", "previous"]
     # the runs live in the server's database, their artifacts in its artifact folder
-    experiment = MlflowClient(url).get_experiment_by_name("rootcast").experiment_id
-    assert len(MlflowClient(url).search_runs([experiment])) == 2
+    experiment = client.get_experiment_by_name("rootcast").experiment_id
+    assert len(client.search_runs([experiment])) == 2
     assert (folder / "mlartifacts" / experiment / record["challenger_run_id"]).is_dir()
