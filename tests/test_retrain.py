@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 from pathlib import Path
@@ -34,10 +36,10 @@ SMALL = [
 ]
 
 
-@pytest.fixture
-def region(tmp_path: Path) -> Path:
-    """A small synthetic region exported as files: 9 periods + 1 new period."""
-    data = tmp_path / "data"
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small synthetic region exported as files: 9 periods + 1 new period (read only)."""
+    data = tmp_path_factory.mktemp("region")
     assert train.main(["synth", "--out", str(data), "--districts", "80", "--periods", "10"]) == 0
     return data
 
@@ -62,8 +64,8 @@ def _train(data: Path, out: Path, *extra: str) -> dict:
     return json.loads((out / "summary.json").read_text())
 
 
-def _retrain(data: Path, out: Path, *extra: str, new: str = "new_periods.csv") -> int:
-    return train.main(["retrain", "--data", str(data / new), "--output", str(out), "-q", *extra])
+def _retrain(new: Path, out: Path, *extra: str) -> int:
+    return train.main(["retrain", "--data", str(new), "--output", str(out), "-q", *extra])
 
 
 def _client() -> MlflowClient:
@@ -79,7 +81,7 @@ def test_better_challenger_is_promoted_and_old_champion_kept_as_previous(
 ) -> None:
     _train(region, tmp_path / "first", *WEAK)
     # the challenger starts from the champion's config; --set changes it
-    assert _retrain(region, tmp_path / "second", *STRONG) == 0
+    assert _retrain(region / "new_periods.csv", tmp_path / "second", *STRONG) == 0
     record = json.loads((tmp_path / "second" / "retrain.json").read_text())
     assert record["decision"] == "promoted"
     assert _champion() == record["challenger_version"] != "1"
@@ -92,40 +94,78 @@ def test_better_challenger_is_promoted_and_old_champion_kept_as_previous(
     )
 
 
+def _step(run, folder: Path | None = None) -> dict:
+    """Run one command; record its exit code, printed output, retrain.json (when written),
+    the champion version and the number of registered versions after it."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = run()
+    written = folder / "retrain.json" if folder else None
+    return {
+        "code": code,
+        "out": out.getvalue(),
+        "err": err.getvalue(),
+        "record": json.loads(written.read_text()) if written and written.exists() else None,
+        "champion": _champion(),
+        "versions": len(_client().search_model_versions("name='rootcast-h1'")),
+    }
+
+
+@pytest.fixture(scope="module")
+def history(region: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One default champion's life in one store, shared by the two tests below: retrain on
+    periods it already has (refused), on the new period with poverty shifted by a weak
+    challenger (kept out), the same forced (promoted), then a rollback. Returns each step's
+    record (see `_step`) and the folder the steps wrote to."""
+    base = tmp_path_factory.mktemp("history")
+    shifted = pd.read_csv(region / "new_periods.csv")
+    shifted["poverty"] = (shifted["poverty"] + 0.35).clip(upper=1.0)
+    shifted.to_csv(base / "shifted.csv", index=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+        _train(region, base / "first")
+        steps = {
+            "again": _step(lambda: _retrain(region / "panel.csv", base / "again")),
+            "worse": _step(
+                lambda: _retrain(base / "shifted.csv", base / "worse", *WEAK), base / "worse"
+            ),
+            "forced": _step(
+                lambda: _retrain(base / "shifted.csv", base / "forced", "--force", *WEAK),
+                base / "forced",
+            ),
+            "rollback": _step(lambda: train.main(["rollback"])),
+        }
+    return {**steps, "base": base}
+
+
 def test_worse_challenger_is_kept_out_unless_forced_and_rollback_undoes_it(
-    region: Path, tmp_path: Path
+    history: dict,
 ) -> None:
-    _train(region, tmp_path / "first")
-    assert _retrain(region, tmp_path / "worse", *WEAK) == 0
-    record = json.loads((tmp_path / "worse" / "retrain.json").read_text())
-    assert record["decision"] == "kept champion" and _champion() == "1"
-    assert _retrain(region, tmp_path / "forced", "--force", *WEAK) == 0
-    forced = json.loads((tmp_path / "forced" / "retrain.json").read_text())
-    assert forced["decision"] == "promoted" and _champion() == forced["challenger_version"]
-    assert train.main(["rollback"]) == 0
-    assert _champion() == "1"
+    worse, forced, rollback = history["worse"], history["forced"], history["rollback"]
+    assert worse["code"] == 0
+    assert worse["record"]["decision"] == "kept champion" and worse["champion"] == "1"
+    assert forced["code"] == 0
+    record = forced["record"]
+    assert record["decision"] == "promoted" and forced["champion"] == record["challenger_version"]
+    assert rollback["code"] == 0
+    assert rollback["champion"] == "1"
 
 
-def test_rollback_without_previous_exits_2(tmp_path: Path, capsys) -> None:
+def test_rollback_without_previous_exits_2(champion_store: dict, capsys) -> None:
     assert train.main(["rollback", "--model-name", "nothing-here"]) == 2
     assert "nothing to roll back" in capsys.readouterr().err
 
 
-def test_retrain_refuses_old_periods_and_flags_drift_in_shifted_ones(
-    region: Path, tmp_path: Path, capsys
-) -> None:
-    shifted = pd.read_csv(region / "new_periods.csv")
-    shifted["poverty"] = (shifted["poverty"] + 0.35).clip(upper=1.0)
-    shifted.to_csv(region / "shifted.csv", index=False)
-    _train(region, tmp_path / "first")
-    assert _retrain(region, tmp_path / "again", new="panel.csv") == 2
-    assert "already in the model's data" in capsys.readouterr().err
-    assert len(_client().search_model_versions("name='rootcast-h1'")) == 1
-    assert _retrain(region, tmp_path / "shifted", new="shifted.csv") == 0
-    drift = pd.read_csv(tmp_path / "shifted" / "drift.csv").set_index("feature")
+def test_retrain_refuses_old_periods_and_flags_drift_in_shifted_ones(history: dict) -> None:
+    again, shifted = history["again"], history["worse"]
+    assert again["code"] == 2
+    assert "already in the model's data" in again["err"]
+    assert again["versions"] == 1
+    assert shifted["code"] == 0
+    drift = pd.read_csv(history["base"] / "worse" / "drift.csv").set_index("feature")
     assert bool(drift.at["poverty", "large"])
     assert drift.index[0] == "poverty"
-    assert "poverty" in capsys.readouterr().out
+    assert "poverty" in shifted["out"]
 
 
 def _panel(periods: range, districts: list[str]) -> pd.DataFrame:
