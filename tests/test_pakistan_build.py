@@ -158,7 +158,8 @@ def trained(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                 "--geometry", str(built / "districts.geojson"),
                 "--output", str(out / "train"),
                 "--report", str(out / "report.html"),
-                "--set", "model.xgboost.n_estimators=50",
+                "--set", "model.xgboost.n_estimators=20",
+                "--set", "model.xgboost.n_jobs=1",  # small data: threads cost more than they give
                 "--set", "split.n_folds=2",
                 "--set", "explain.n_bootstrap=1",
                 "--set", "explain.interaction_rows=20",
