@@ -2,12 +2,20 @@
 
 Tests that only read a trained run share one: `champion_run` trains the small synthetic region
 once per session in a store of its own, and `champion_store` points a test at that store.
+New stores that tests fill are copies of one empty store made once (`store_template`), and the
+real-subprocess training run (`cli_training`) starts with the session, beside the other tests.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import mlflow
@@ -15,6 +23,7 @@ import mlflow.models
 import pytest
 from mlflow import MlflowClient
 
+ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
@@ -81,14 +90,132 @@ REFITS = [
 
 
 @pytest.fixture(scope="session")
-def champion_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty MLflow SQLite store, made once: MLflow creates and migrates its tables on
+    first use, about a second per store. `copy_store` gives tests copies of it."""
+    path = tmp_path_factory.mktemp("store-template") / "mlflow.db"
+    MlflowClient(f"sqlite:///{path}").search_experiments(max_results=1)
+    return path
+
+
+def copy_store(template: Path, folder: Path) -> str:
+    """A new store in `folder` (mlflow.db, a copy of the empty template); returns its URI."""
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, folder / "mlflow.db")
+    return f"sqlite:///{folder / 'mlflow.db'}"
+
+
+@pytest.fixture
+def fresh_store(isolated_mlflow: str, store_template: Path) -> str:
+    """This test's own store (`isolated_mlflow`'s), made up front from the template, for tests
+    that train: it exists from the start. Returns its URI."""
+    copy_store(store_template, Path(isolated_mlflow.removeprefix("sqlite:///")).parent)
+    return isolated_mlflow
+
+
+@pytest.fixture(scope="session")
+def cli_training(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], dict]]:
+    """`train.py` on the tiny region (explanations on) as a real subprocess, in a new store of
+    its own, with MLflow's real requirement inference. Started when the session starts if a
+    selected test needs it (`start_early`), so it runs beside the in-process tests. Yields a
+    function that waits for it and returns returncode, stdout, stderr and uri (the store)."""
+    base = tmp_path_factory.mktemp("cli")
+    uri = f"sqlite:///{base / 'cli.db'}"
+    command = [sys.executable, "train.py", "--output", str(base / "out"), *TINY_REGION]
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    stdout, stderr = base / "stdout.txt", base / "stderr.txt"
+    with stdout.open("w") as out, stderr.open("w") as err:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err)
+
+    def result() -> dict:
+        process.wait(timeout=300)
+        return {
+            "returncode": process.returncode,
+            "stdout": stdout.read_text(),
+            "stderr": stderr.read_text(),
+            "uri": uri,
+        }
+
+    try:
+        yield result
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def free_loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def stop(server: subprocess.Popen) -> None:
+    """Stop the server and the workers it spawned (its own process group)."""
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
+    try:  # workers that outlived their parent
+        os.killpg(server.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+@pytest.fixture(scope="session")
+def mlflow_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """`mlflow server` (as `make server` starts it) with a new SQLite backend and proxied local
+    artifacts on a free loopback port, in a temporary folder. Started when the session starts
+    if a selected test needs it (`start_early`): it takes seconds to come up. Yields url,
+    folder, process and log; test_server.py waits until it answers."""
+    folder = tmp_path_factory.mktemp("server")
+    port = free_loopback_port()
+    command = [
+        *(sys.executable, "-m", "mlflow", "server"),
+        *("--backend-store-uri", f"sqlite:///{folder / 'mlflow-server.db'}"),
+        *("--artifacts-destination", str(folder / "mlartifacts"), "--serve-artifacts"),
+        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
+    ]
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no GenAI job runner
+    env.pop("MLFLOW_TRACKING_URI", None)
+    log = folder / "server.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            command, cwd=folder, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        yield {"url": f"http://127.0.0.1:{port}", "folder": folder, "process": server, "log": log}
+    finally:
+        stop(server)
+
+
+# session fixtures worth starting at once: their subprocesses run on the second core meanwhile
+START_EARLY = ("cli_training", "mlflow_server_process")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def start_early(request: pytest.FixtureRequest) -> None:
+    """Start the START_EARLY fixtures that a selected test needs when the session starts."""
+    needed = {name for item in request.session.items for name in item.fixturenames}
+    for name in START_EARLY:
+        if name in needed:
+            request.getfixturevalue(name)
+
+
+@pytest.fixture(scope="session")
+def champion_run(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> dict:
     """One small synthetic training run (explanations and plan on) in its own MLflow store,
     shared by every test that only reads it; its model is version 1 and `champion` of
     rootcast-h1. Returns code, out (results folder), uri (the store) and summary."""
     import train
 
     base = tmp_path_factory.mktemp("champion")
-    uri = f"sqlite:///{base / 'mlflow.db'}"
+    uri = copy_store(store_template, base)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         code = train.main(["--output", str(base / "out"), "-q", *SMALL_REGION])

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import NO_EXPLAIN, TINY_REGION
+from conftest import NO_EXPLAIN, TINY_REGION, copy_store
 from mlflow import MlflowClient
 
 import train
@@ -151,7 +151,7 @@ def _train(out: Path, seed: int) -> None:
 
 
 def test_compare_on_the_local_store_marks_the_other_seed_not_comparable(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    fresh_store: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _train(tmp_path / "seed1", 1)
     _train(tmp_path / "seed2", 2)
@@ -169,10 +169,10 @@ def test_compare_on_the_local_store_marks_the_other_seed_not_comparable(
 
 
 @pytest.fixture(scope="module")
-def empty_experiment(tmp_path_factory: pytest.TempPathFactory) -> str:
+def empty_experiment(tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> str:
     """A store holding experiment 'rootcast' without runs, shared by the read-only mistakes
     below (making a new store costs more than the command); returns its URI."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('compare-empty') / 'mlflow.db'}"
+    uri = copy_store(store_template, tmp_path_factory.mktemp("compare-empty"))
     MlflowClient(uri).create_experiment("rootcast")
     return uri
 

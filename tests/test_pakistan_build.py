@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import copy_store
 
 import train
 from experiments.config import load_config
@@ -145,11 +146,11 @@ def test_real_protected_table_is_keyed_by_the_panel_districts(built: Path) -> No
 
 
 @pytest.fixture(scope="module")
-def trained(built: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained(built: Path, tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> Path:
     """One small training run on the real panel with explain and planning on, and its report."""
     out = tmp_path_factory.mktemp("pakistan-train")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{out / 'mlflow.db'}")
+        patch.setenv("MLFLOW_TRACKING_URI", copy_store(store_template, out))
         code = train.main(
             [
                 "--config", CONFIG,

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import copy_store
 from mlflow import MlflowClient
 
 import train
@@ -77,7 +78,7 @@ def _champion() -> str:
 
 
 def test_better_challenger_is_promoted_and_old_champion_kept_as_previous(
-    region: Path, tmp_path: Path
+    region: Path, fresh_store: str, tmp_path: Path
 ) -> None:
     _train(region, tmp_path / "first", *WEAK)
     # the challenger starts from the champion's config; --set changes it
@@ -112,7 +113,7 @@ def _step(run, folder: Path | None = None) -> dict:
 
 
 @pytest.fixture(scope="module")
-def history(region: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def history(region: Path, tmp_path_factory: pytest.TempPathFactory, store_template: Path) -> dict:
     """One default champion's life in one store, shared by the two tests below: retrain on
     periods it already has (refused), on the new period with poverty shifted by a weak
     challenger (kept out), the same forced (promoted), then a rollback. Returns each step's
@@ -122,7 +123,7 @@ def history(region: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     shifted["poverty"] = (shifted["poverty"] + 0.35).clip(upper=1.0)
     shifted.to_csv(base / "shifted.csv", index=False)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{base / 'mlflow.db'}")
+        patch.setenv("MLFLOW_TRACKING_URI", copy_store(store_template, base))
         _train(region, base / "first")
         steps = {
             "again": _step(lambda: _retrain(region / "panel.csv", base / "again")),

@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from conftest import NO_EXPLAIN, TINY_REGION
+from conftest import NO_EXPLAIN, TINY_REGION, copy_store
 from mlflow import MlflowClient
 
 import train
@@ -29,11 +29,13 @@ PARENT = "tags.mlflow.parentRunId"
 
 
 @pytest.fixture(scope="module")
-def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+def searched(
+    tmp_path_factory: pytest.TempPathFactory, store_template: Path
+) -> Iterator[tuple[str, Path]]:
     """One `train.py --search 3` on the tiny region, in a store shared by this module's
     tests; yields (tracking URI, output folder)."""
     root = tmp_path_factory.mktemp("search")
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = copy_store(store_template, root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         argv = [*TINY_REGION, *NO_EXPLAIN, "--output", str(root / "out")]

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -23,13 +18,6 @@ from experiments.compare import NOT_COMPARABLE
 from features.catalog import DEFAULT_CATALOG
 
 STARTUP_SECONDS = 60
-
-
-def free_loopback_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
@@ -48,49 +36,14 @@ def wait_until_healthy(url: str, server: subprocess.Popen, log: Path) -> None:
     pytest.fail(f"mlflow server did not answer in {STARTUP_SECONDS} s:\n{log.read_text()}")
 
 
-def stop(server: subprocess.Popen) -> None:
-    """Stop the server and the workers it spawned (its own process group)."""
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=5)
-    try:  # workers that outlived their parent
-        os.killpg(server.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 @pytest.fixture
-def mlflow_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
-    """`mlflow server` with a SQLite backend and proxied local artifacts on a free loopback
-    port, in a temporary folder; sets MLFLOW_TRACKING_URI to it. Yields (url, folder)."""
-    folder = tmp_path / "server"
-    folder.mkdir()
-    port = free_loopback_port()
-    url = f"http://127.0.0.1:{port}"
-    command = [
-        *(sys.executable, "-m", "mlflow", "server"),
-        *("--backend-store-uri", f"sqlite:///{folder / 'mlflow-server.db'}"),
-        *("--artifacts-destination", str(folder / "mlartifacts"), "--serve-artifacts"),
-        *("--host", "127.0.0.1", "--port", str(port), "--workers", "1"),
-    ]
-    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no GenAI job runner
-    env.pop("MLFLOW_TRACKING_URI", None)
-    log = folder / "server.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            command, cwd=folder, env=env, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    try:
-        wait_until_healthy(url, server, log)
-        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
-        yield url, folder
-    finally:
-        stop(server)
+def mlflow_server(mlflow_server_process: dict, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Path]:
+    """The `mlflow server` of conftest's `mlflow_server_process` (started with the session),
+    once it answers; sets MLFLOW_TRACKING_URI to it. Returns (url, folder)."""
+    url, folder = mlflow_server_process["url"], mlflow_server_process["folder"]
+    wait_until_healthy(url, mlflow_server_process["process"], mlflow_server_process["log"])
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    return url, folder
 
 
 def test_train_retrain_and_compare_against_a_server(

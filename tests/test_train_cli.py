@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -27,29 +26,17 @@ def trained(champion_run: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cli_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """`train.py --help` and a real training run of the tiny region (explanations on), each as
-    a subprocess, in a store of their own; returns both completed processes and the store."""
-    base = tmp_path_factory.mktemp("cli")
-    uri = f"sqlite:///{base / 'cli.db'}"
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+def cli_run(cli_training) -> dict:
+    """`train.py --help` and a real training run of the tiny region (explanations on, see
+    conftest's `cli_training`), each as a subprocess; returns both outcomes and the store."""
     shown = subprocess.run(
         [sys.executable, "train.py", "--help"],
         cwd=ROOT,
-        env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    done = subprocess.run(
-        [sys.executable, "train.py", "--output", str(base / "out"), *TINY_REGION],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    return {"shown": shown, "done": done, "uri": uri}
+    return {"shown": shown, "done": cli_training()}
 
 
 def test_training_exits_zero_and_writes_every_output(trained: dict) -> None:
@@ -92,12 +79,13 @@ def test_run_logs_config_dataset_and_pooled_and_fold_metrics(trained: dict) -> N
 def test_second_run_registers_a_new_version_and_keeps_the_champion(
     cli_run: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the subprocess run registered version 1 (the champion) in this store; train again
-    assert cli_run["done"].returncode == 0, cli_run["done"].stderr
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", cli_run["uri"])
+    # the subprocess run registered version 1 (the champion) in its store; train again there
+    done = cli_run["done"]
+    assert done["returncode"] == 0, done["stderr"]
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", done["uri"])
     assert train.main(["--output", str(tmp_path / "out"), "-q", *TINY_REGION, *NO_EXPLAIN]) == 0
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
-    client = MlflowClient(cli_run["uri"])
+    client = MlflowClient(done["uri"])
     assert summary["model_version"] == "2" and not summary["became_champion"]
     assert str(client.get_model_version_by_alias("rootcast-h1", "champion").version) == "1"
 
@@ -143,11 +131,12 @@ def test_failed_run_leaves_earlier_outputs_untouched(tmp_path: Path) -> None:
 
 def test_cli_help_and_real_command_run_as_subprocesses(cli_run: dict) -> None:
     shown, done = cli_run["shown"], cli_run["done"]
+    stdout, stderr = done["stdout"], done["stderr"]
     assert "--set KEY=VALUE" in shown.stdout and "--geometry" in shown.stdout
-    assert done.returncode == 0, done.stderr
-    assert "xgboost" in done.stdout and "oracle" in done.stdout and "SYNTHETIC" in done.stdout
-    assert "Drivers vs the synthetic truth" in done.stdout and "of the oracle plan" in done.stdout
-    assert "fold 1/2" in done.stderr
+    assert done["returncode"] == 0, stderr
+    assert "xgboost" in stdout and "oracle" in stdout and "SYNTHETIC" in stdout
+    assert "Drivers vs the synthetic truth" in stdout and "of the oracle plan" in stdout
+    assert "fold 1/2" in stderr
 
 
 def test_explanations_and_plan_are_written_with_truth_checks(trained: dict) -> None:
