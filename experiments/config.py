@@ -141,7 +141,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{path}: {where}: {first['msg']}") from None
+        overridden = {o.partition("=")[0].strip() for o in overrides or []}
+        source = f"--set {where}" if where in overridden else f"{path}: {where}"
+        raise ConfigError(f"{source}: {first['msg']}") from None
 
 
 def _toml_value(value: Any) -> str:

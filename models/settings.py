@@ -15,13 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 class Section(BaseModel):
     """A config section: unknown keys and loosely typed values are errors."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # no inf/nan in any number: a budget or a penalty of inf trains without an error otherwise
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class XGBoostSettings(Section):
     """Hyper-parameters of every xgboost pipeline (main model, history baseline, refits)."""
 
-    n_estimators: int = Field(400, ge=1)
+    n_estimators: int = Field(400, ge=1, le=100_000)
     max_depth: int = Field(3, ge=1, le=16)
     learning_rate: float = Field(0.03, gt=0, le=1)
     subsample: float = Field(0.8, gt=0, le=1)

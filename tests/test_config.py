@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from experiments.config import (
-    DEFAULT_CONFIG,
     ConfigError,
     ExperimentConfig,
     apply_overrides,
@@ -113,9 +112,22 @@ def test_refuses_override_below_a_plain_value():
         load_config(None, ["name.first=3"])
 
 
-def test_override_errors_name_the_config_file():
-    with pytest.raises(ConfigError, match=str(DEFAULT_CONFIG.name)):
+def test_override_errors_name_the_set_option_and_file_errors_the_file(tmp_path: Path):
+    with pytest.raises(ConfigError, match=r"^--set model\.xgboost\.max_depth: "):
         load_config(None, ["model.xgboost.max_depth=0"])
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[model.xgboost]\nmax_depth = 0\n")
+    with pytest.raises(ConfigError, match=rf"^{bad}: model\.xgboost\.max_depth: "):
+        load_config(bad, ["model.seed=1"])
+
+
+@pytest.mark.parametrize(
+    "key", ["model.logistic_C", "targeting.budget", "data.adjacency_tolerance"]
+)
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_numbers_must_be_finite(key: str, value: str):
+    with pytest.raises(ConfigError, match="finite number"):
+        load_config(None, [f"{key}={value}"])
 
 
 def test_refuses_missing_file_and_names_it(tmp_path: Path):
