@@ -34,6 +34,11 @@ class DataSection(Section):
     geometry: str = ""  # empty: none (synthetic data brings its own polygons)
     geometry_id_column: str = "district_id"
     adjacency_tolerance: float = Field(0.0, ge=0)
+    # Split spatial lags into within-country and cross-border neighbours (needs the panel's
+    # `country` column); districts of different countries within the tolerance (km, in the
+    # data's UTM zone) are neighbours. Adds features only where a cross-border pair exists.
+    cross_border_lags: bool = False
+    cross_border_tolerance_km: float = Field(5.0, ge=0, le=100)
 
 
 class SyntheticSection(Section):

@@ -11,9 +11,10 @@ from scipy import sparse
 from experiments.config import ExperimentConfig
 from features import synthetic
 from features.catalog import FeatureCatalog, load_catalog
+from features.errors import DataContractError
 from features.loaders import read_geometry, read_panel
 from features.schema import check_outcome_varies, validate_panel
-from features.spatial import queen_adjacency
+from features.spatial import border_adjacency, queen_adjacency, split_by_country
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,8 @@ class ExperimentInputs:
     geometry: object | None = None
     oracle: pd.DataFrame | None = None
     contributions: pd.DataFrame | None = None
+    # with data.cross_border_lags: `adjacency` holds the within-country pairs, this the others
+    cross_border: sparse.csr_matrix | None = None
 
 
 def panel_fingerprint(panel: pd.DataFrame) -> str:
@@ -70,6 +73,11 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         if geometry is not None
         else None
     )
+    cross_border = None
+    if adjacency is not None and config.data.cross_border_lags:
+        adjacency, cross_border = _split_adjacency(
+            panel, geometry, district_ids, adjacency, config.data.cross_border_tolerance_km, source
+        )
     return ExperimentInputs(
         panel=panel,
         catalog=catalog,
@@ -81,4 +89,32 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         geometry=geometry,
         oracle=oracle,
         contributions=contributions,
+        cross_border=cross_border,
     )
+
+
+def district_countries(panel: pd.DataFrame, source: str) -> pd.Series:
+    """The `country` label of each district (index district_id); one label per district."""
+    if "country" not in panel.columns:
+        raise DataContractError(
+            f"{source}: data.cross_border_lags needs a 'country' column in the panel"
+        )
+    labels = panel[["district_id", "country"]].drop_duplicates()
+    repeated = labels.loc[labels["district_id"].duplicated(), "district_id"]
+    if len(repeated) or labels["country"].isna().any():
+        bad = list(repeated[:5]) or list(labels.loc[labels["country"].isna(), "district_id"][:5])
+        raise DataContractError(
+            f"{source}: column 'country' must give each district one label; see {bad}"
+        )
+    return labels.set_index("district_id")["country"].astype(str)
+
+
+def _split_adjacency(panel, geometry, district_ids, adjacency, tolerance_km, source):
+    """(within-country, cross-border) adjacency: polygons touching (queen, as configured) plus
+    districts of different countries within `tolerance_km`; None for the second part where no
+    cross-border pair exists, so single-country panels keep their features exactly."""
+    country = district_countries(panel, source)
+    across = border_adjacency(geometry, district_ids, country, tolerance_km)
+    within, touching = split_by_country(adjacency, district_ids, country)
+    cross = ((across + touching) > 0).astype(float).tocsr()
+    return (within, cross) if cross.nnz else (adjacency, None)

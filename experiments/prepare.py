@@ -38,7 +38,12 @@ def prepare(config: ExperimentConfig, inputs: ExperimentInputs) -> PreparedData:
     configured folds."""
     horizon = config.target.horizon
     frame, catalog = build_features(
-        inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, horizon
+        inputs.panel,
+        inputs.catalog,
+        inputs.adjacency,
+        inputs.district_ids,
+        horizon,
+        cross_border=inputs.cross_border,
     )
     features = catalog.model_features
     history = [n for n in features if catalog.features[n].domain == "conflict history"]

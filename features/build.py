@@ -59,8 +59,36 @@ SPATIAL_SPECS: dict[str, FeatureSpec] = {
 }
 
 
-def history_specs(with_spatial: bool) -> dict[str, FeatureSpec]:
-    """Catalog entries of the derived conflict-history features that `build_features` adds."""
+# With cross-border lags, `hist_spatial*` average the neighbours in the district's own country
+# and `hist_spatial_xborder*` those across a national border (0 where a district has none).
+WITHIN_SPECS: dict[str, FeatureSpec] = {
+    "hist_spatial": _history(
+        "Mean log(1 + incidents) of neighbouring districts in the same country in the period",
+        "log count",
+    ),
+    "hist_spatial_decay": _history(
+        "Mean decayed incident history of neighbouring districts in the same country", "log count"
+    ),
+}
+XBORDER_SPECS: dict[str, FeatureSpec] = {
+    "hist_spatial_xborder": _history(
+        "Mean log(1 + incidents) of neighbouring districts across a national border in the "
+        "period (cross-border spillover; 0 without such neighbours)",
+        "log count",
+    ),
+    "hist_spatial_xborder_decay": _history(
+        "Mean decayed incident history of neighbouring districts across a national border "
+        "(0 without such neighbours)",
+        "log count",
+    ),
+}
+
+
+def history_specs(with_spatial: bool, cross_border: bool = False) -> dict[str, FeatureSpec]:
+    """Catalog entries of the derived conflict-history features that `build_features` adds;
+    `cross_border` splits the spatial lags into within-country and cross-border ones."""
+    if with_spatial and cross_border:
+        return {**HISTORY_SPECS, **WITHIN_SPECS, **XBORDER_SPECS}
     return {**HISTORY_SPECS, **(SPATIAL_SPECS if with_spatial else {})}
 
 
@@ -143,15 +171,19 @@ def _neighbour_mean(adjacency: sparse.csr_matrix, values: np.ndarray) -> np.ndar
 
 
 def add_spatial_lags(
-    panel: pd.DataFrame, adjacency: sparse.csr_matrix, district_ids: pd.Index
+    panel: pd.DataFrame,
+    adjacency: sparse.csr_matrix,
+    district_ids: pd.Index,
+    names: tuple[str, str] = ("hist_spatial", "hist_spatial_decay"),
 ) -> pd.DataFrame:
-    """Add SPATIAL_SPECS features; `adjacency` rows/columns are ordered like `district_ids`.
+    """Add SPATIAL_SPECS features (or `names` for them); `adjacency` rows/columns are ordered
+    like `district_ids`.
 
     Needs the history features of `add_history_features`.
     """
     binary = (adjacency > 0).astype(float)
     out = {}
-    for name, source in (("hist_spatial", "hist_incidents"), ("hist_spatial_decay", "hist_decay")):
+    for name, source in zip(names, ("hist_incidents", "hist_decay"), strict=True):
         wide = _wide(panel, panel[source]).reindex(index=district_ids)
         lagged = _neighbour_mean(binary, wide.to_numpy())
         out[name] = _long(panel, pd.DataFrame(lagged, index=wide.index, columns=wide.columns))
@@ -164,18 +196,22 @@ def build_features(
     adjacency: sparse.csr_matrix | None = None,
     district_ids: pd.Index | None = None,
     horizon: int = 1,
+    cross_border: sparse.csr_matrix | None = None,
 ) -> tuple[pd.DataFrame, FeatureCatalog]:
     """Validated panel -> (model frame, catalog extended with the derived features).
 
     The frame keeps keys, labels, covariates and `incidents`, and adds `period_index`, the
-    conflict-history features, spatial lags when `adjacency` is given, and `target`.
+    conflict-history features, spatial lags when `adjacency` is given, and `target`. With a
+    `cross_border` adjacency holding at least one pair (same order as `adjacency`), `adjacency`
+    is read as the within-country neighbours and XBORDER_SPECS lags are added from it.
     """
     reserved = sorted({TARGET, PERIOD_INDEX} & set(catalog.features))
     if reserved:  # building the frame would overwrite these columns
         raise CatalogError(
             f"catalog declares {reserved}, names of model-frame columns; rename them"
         )
-    extended = catalog.with_features(history_specs(adjacency is not None))
+    split = adjacency is not None and cross_border is not None and cross_border.nnz > 0
+    extended = catalog.with_features(history_specs(adjacency is not None, split))
     frame = panel.assign(**{PERIOD_INDEX: period_ordinal(panel["period"])})
     frame = frame.sort_values(["district_id", PERIOD_INDEX], kind="stable")
     frame = add_history_features(frame)
@@ -186,6 +222,8 @@ def build_features(
             else pd.Index(sorted(frame.district_id.unique()))
         )
         frame = add_spatial_lags(frame, adjacency, ids)
+        if split:
+            frame = add_spatial_lags(frame, cross_border, ids, tuple(XBORDER_SPECS))
     frame = add_target(frame, horizon)
     frame = frame.sort_values([PERIOD_INDEX, "district_id"], kind="stable")
     return frame.reset_index(drop=True), extended
