@@ -1,28 +1,27 @@
 """Readers of the raw sources behind the real-data panels: the only file I/O for them.
 
 Events (UCDP GED, plain or the HDX variant with a row of HXL tags; ACLED-style CSVs) come back
-as one normalised table; the census, GDL SHDI, WGI, WDI and V-Dem readers return tidy frames;
-OCHA ADM2 polygons come back keyed by their P-code. Malformed inputs raise `DataContractError`
+as one normalised table; the census, GDL SHDI, WGI, WDI and V-Dem readers return tidy frames
+(district polygons: `ingest.polygons`). Malformed inputs raise `DataContractError`
 naming the file, the column and the lines (line 1 is the header), or, for events read with
 `on_bad="drop"`, are dropped and counted.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-import geopandas as gpd
 import pandas as pd
-import shapely
 
 from features.errors import DataContractError
 
 EVENT_COLUMNS = (
-    "event_id date latitude longitude where_prec side_a side_b dyad_name adm_1 adm_2 line"
+    "event_id date latitude longitude where_prec side_a side_b dyad_name adm_1 adm_2 country line"
 ).split()
 GED_REQUIRED = ["id", "date_start", "latitude", "longitude", "where_prec", "side_a", "side_b"]
+YEAR_ONLY = "year"  # GED subsets without dates (year only) are read with `date` = 1 January
 ACLED_REQUIRED = ["event_date", "latitude", "longitude", "actor1", "actor2"]
 MISSING_MARKERS = {"", "..", "#N/A", "NA", "NaN", "nan"}
 MAX_LINES_SHOWN = 5
@@ -36,6 +35,7 @@ class LoadedEvents:
     `n_rows` counts the file's event rows (HXL row excluded); `n_bad` the rows dropped for a
     missing or unparseable date or coordinate (0 unless read with `on_bad="drop"`);
     `bad_by_column` says which column made them bad (a row counts once, for its first).
+    `year_only`: the file gives years, not dates (no monthly periods).
     """
 
     path: Path
@@ -43,6 +43,7 @@ class LoadedEvents:
     n_rows: int
     n_bad: int = 0
     bad_by_column: dict[str, int] = field(default_factory=dict)
+    year_only: bool = False
 
 
 def _lines_text(lines: pd.Series, values: pd.Series | None = None) -> str:
@@ -155,10 +156,14 @@ def _text(raw: pd.DataFrame, column: str) -> pd.Series:
 def read_ged_events(path: str | Path, on_bad: OnBad = "raise") -> LoadedEvents:
     """UCDP GED events (plain UCDP CSV or HDX extract with its HXL row), normalised.
 
-    `date` is `date_start`; `where_prec` is UCDP's location precision (1 exact … 7 country).
+    `date` is `date_start` (1 January of `year` in subsets without dates, `year_only`);
+    `where_prec` is UCDP's location precision (1 exact … 7 country).
     """
     path = Path(path)
     raw = drop_hxl_row(read_text_csv(path))
+    year_only = "date_start" not in raw.columns and YEAR_ONLY in raw.columns
+    if year_only:
+        raw["date_start"] = _first_of_january(raw[YEAR_ONLY])
     _require(raw, GED_REQUIRED, path)
     lat, lon = _coordinates(raw)
     side_a, side_b = _text(raw, "side_a"), _text(raw, "side_b")
@@ -175,10 +180,21 @@ def read_ged_events(path: str | Path, on_bad: OnBad = "raise") -> LoadedEvents:
             "dyad_name": dyad,
             "adm_1": _text(raw, "adm_1"),
             "adm_2": _text(raw, "adm_2"),
+            "country": _text(raw, "country"),
             "line": raw["line"],
         }
     )
-    return _settle_bad_rows(raw, normal, "date_start", path, on_bad)
+    date_column = YEAR_ONLY if year_only else "date_start"
+    loaded = _settle_bad_rows(raw, normal, date_column, path, on_bad)
+    return replace(loaded, year_only=year_only)
+
+
+def _first_of_january(text: pd.Series) -> pd.Series:
+    """1 January of each year given as text; NaT where it is no whole year from 1 to 9999."""
+    years = pd.to_numeric(text.astype("string").str.strip(), errors="coerce")
+    whole = years.where((years == years.round()) & years.between(1, 9999))
+    parts = pd.DataFrame({"year": whole, "month": 1, "day": 1})
+    return pd.to_datetime(parts, errors="coerce")
 
 
 def read_acled_events(path: str | Path, on_bad: OnBad = "raise") -> LoadedEvents:
@@ -210,6 +226,7 @@ def read_acled_events(path: str | Path, on_bad: OnBad = "raise") -> LoadedEvents
             "dyad_name": actor1.fillna("") + " - " + actor2.fillna(""),
             "adm_1": _text(raw, "admin1"),
             "adm_2": _text(raw, "admin2"),
+            "country": _text(raw, "country"),
             "line": raw["line"],
         }
     )
@@ -349,45 +366,3 @@ def read_vdem(path: str | Path) -> pd.DataFrame:
         }
     ).dropna()
     return out.assign(year=out["year"].astype("int64")).reset_index(drop=True)
-
-
-def read_adm2_polygons(
-    path: str | Path,
-    id_column: str = "ADM2_PCODE",
-    name_column: str = "ADM2_EN",
-    admin1_column: str = "ADM1_EN",
-) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """District polygons (lon/lat) -> (district_id, district_name, admin1, geometry), and the
-    names of features without an id (left out; e.g. OCHA's disputed 'Jammu & Kashmir').
-
-    Invalid polygons are repaired with `make_valid`; duplicate ids raise.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise DataContractError(f"{path}: geometry file not found")
-    try:
-        frame = gpd.read_file(path)
-    except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
-        raise DataContractError(f"{path}: cannot be read as geometry ({exc})") from None
-    missing = [c for c in (id_column, name_column, admin1_column) if c not in frame.columns]
-    if missing:
-        raise DataContractError(f"{path}: column(s) {missing} not found")
-    frame = frame.set_crs(4326) if frame.crs is None else frame.to_crs(4326)
-    no_id = frame[id_column].isna() | (frame[id_column].astype(str).str.strip() == "")
-    excluded = frame.loc[no_id, name_column].astype(str).tolist()
-    frame = frame.loc[~no_id]
-    ids = frame[id_column].astype(str).str.strip()
-    if ids.duplicated().any():
-        raise DataContractError(
-            f"{path}: column '{id_column}' repeats ids {sorted(set(ids[ids.duplicated()]))[:5]}"
-        )
-    out = gpd.GeoDataFrame(
-        {
-            "district_id": ids.to_numpy(),
-            "district_name": frame[name_column].astype(str).str.strip().to_numpy(),
-            "admin1": frame[admin1_column].astype(str).str.strip().to_numpy(),
-        },
-        geometry=shapely.make_valid(frame.geometry.to_numpy()),
-        crs=4326,
-    )
-    return out.sort_values("district_id").reset_index(drop=True), excluded
