@@ -173,8 +173,9 @@ def test_forecast_has_an_interval_around_every_probability(trained: dict) -> Non
     forecast = pd.read_csv(trained["out"] / "forecast.csv")
     assert len(forecast) == 80
     assert (forecast["risk_low"] <= forecast["risk_high"]).all()
-    # empirical quantiles (inverted_cdf) of an ensemble that includes the main model: each
-    # forecast is one of the ensemble's values, so it lies inside its own interval
+    # the interval is the 5 % and 95 % inverted_cdf quantiles of an ensemble of the main model
+    # and its bootstrap refits; with under 20 members (here 3) those are the ensemble's minimum
+    # and maximum, so the main model's forecast lies inside its own interval
     inside = (forecast["risk_low"] <= forecast["probability"]) & (
         forecast["probability"] <= forecast["risk_high"]
     )
