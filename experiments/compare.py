@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from experiments.registry import FINGERPRINT_TAG, RUN_KIND_TAG
+from experiments.registry import CHAMPION, FINGERPRINT_TAG, RUN_KIND_TAG
 from features.errors import RootcastError
 from models.evaluate import METRICS
 from models.pipeline import BASELINES, MAIN_MODEL
@@ -99,7 +99,7 @@ def _version_columns(versions: pd.DataFrame) -> pd.DataFrame:
                 "run_id": run_id,
                 "model_version": ", ".join(f"{r.model} v{r.version}" for r in part.itertuples()),
                 "aliases": ", ".join(aliases),
-                "champion": CHAMPION_MARK if "champion" in aliases else "",
+                "champion": CHAMPION_MARK if CHAMPION in aliases else "",
             }
         )
     return pd.DataFrame(rows, columns=columns)
