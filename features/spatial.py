@@ -1,4 +1,6 @@
-"""Adjacency between districts from their polygons (queen contiguity)."""
+"""Adjacency between districts from their polygons: queen contiguity, cross-border neighbours
+within a tolerance in km, the split into within-country and cross-border pairs, and the
+distance to the border."""
 
 from __future__ import annotations
 
