@@ -75,6 +75,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="print the resolved config (every key, defaults included) as TOML and exit",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress messages")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="also MLflow's own INFO lines (any command)"
+    )
     return parser.parse_args(argv)
 
 
@@ -183,6 +186,11 @@ INTERRUPTED = 130  # the shell's code for a program ended by Ctrl-C (128 + SIGIN
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    verbose = bool({"-v", "--verbose"} & set(argv))
+    argv = [a for a in argv if a not in {"-v", "--verbose"}]
+    if not verbose:  # MLflow's own INFO lines only with -v
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         if argv and argv[0] in {"plan", "retrain", "rollback", "synth", "compare"}:
             from experiments.cli import SUBCOMMANDS

@@ -9,18 +9,23 @@ Downloads the run's result files into a temporary folder and builds the same rep
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
 
 from experiments import tracking
 from reports.__main__ import report_parser, write_report
+from reports.contract import SUMMARY_FILE
 
-DEFAULT_OUT = Path("output") / "report.html"
+REPORTS_DIR = Path("output") / "reports"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = report_parser("python -m experiments.report_cli")
+    parser = report_parser(
+        "python -m experiments.report_cli",
+        f"{REPORTS_DIR}/report-<run id>.html, never a training run's own report",
+    )
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--run-id", help="id of an MLflow training run")
     which.add_argument(
@@ -34,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         except LookupError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        return write_report(results, args.out or DEFAULT_OUT, args.pdf)
+        run_id = json.loads((results / SUMMARY_FILE).read_text(encoding="utf-8"))["run_id"]
+        out = args.out or REPORTS_DIR / f"report-{str(run_id)[:8]}.html"
+        return write_report(results, out, args.pdf)
 
 
 if __name__ == "__main__":

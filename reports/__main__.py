@@ -17,16 +17,16 @@ from features.errors import RootcastError
 DEFAULT_NAME = "report.html"
 
 
-def report_parser(prog: str) -> argparse.ArgumentParser:
+def report_parser(
+    prog: str, out_default: str = f"<results>/{DEFAULT_NAME}"
+) -> argparse.ArgumentParser:
     """The options every report command shares (--out, --pdf)."""
     parser = argparse.ArgumentParser(
         prog=prog,
         description="Write a self-contained HTML risk report (map, drivers, prevention plan, "
         "model card, disparity audit) from the result files of a training run.",
     )
-    parser.add_argument(
-        "--out", type=Path, help=f"HTML file to write (default: <results>/{DEFAULT_NAME})"
-    )
+    parser.add_argument("--out", type=Path, help=f"HTML file to write (default: {out_default})")
     parser.add_argument(
         "--pdf", action="store_true", help="also write a PDF beside it (needs weasyprint)"
     )

@@ -4,6 +4,9 @@ project's own allow-list of types, aliases and tags (rules in experiments/regist
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 import warnings
 from pathlib import Path
 
@@ -23,6 +26,8 @@ from experiments.registry import (
     becomes_champion_on_registration,
 )
 from experiments.tracking.store import ABSENT, TrackingError, store_lock, tracking_uri
+
+log = logging.getLogger(__name__)
 
 
 def log_model(model: object, input_example: pd.DataFrame) -> str:
@@ -53,9 +58,12 @@ def log_model(model: object, input_example: pd.DataFrame) -> str:
 def register_model(model_uri: str, name: str) -> tuple[str, bool]:
     """Register a finished run's model as a new version of `name`; the first version becomes
     champion (registry rule). Returns (version, became champion)."""
-    with warnings.catch_warnings():
+    chatter = io.StringIO()  # MLflow prints "Successfully registered model ..." to stderr
+    with warnings.catch_warnings(), contextlib.redirect_stderr(chatter):
         warnings.filterwarnings("ignore", category=FutureWarning)
         version = str(mlflow.register_model(model_uri, name).version)
+    for line in chatter.getvalue().splitlines():
+        log.info(line)
     with store_lock():
         if not becomes_champion_on_registration(alias_version(name, CHAMPION)):
             return version, False
