@@ -8,6 +8,7 @@ import contextlib
 import io
 import logging
 import warnings
+from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -30,6 +31,22 @@ from experiments.tracking.store import ABSENT, TrackingError, store_lock, tracki
 log = logging.getLogger(__name__)
 
 
+# What the logged model needs to load and predict: pinned to the versions that trained it, so
+# MLflow does not spend seconds inferring them in a subprocess on every run.
+MODEL_PACKAGES = ("mlflow", "scikit-learn", "xgboost-cpu", "skops", "numpy", "pandas", "scipy")
+
+
+def model_requirements() -> list[str]:
+    """`package==version` of every package in MODEL_PACKAGES that is installed."""
+    pinned = []
+    for package in MODEL_PACKAGES:
+        try:
+            pinned.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            continue
+    return pinned
+
+
 def log_model(model: object, input_example: pd.DataFrame) -> str:
     """Log the fitted pipeline to the active run (skops format, signature, input example).
 
@@ -49,6 +66,7 @@ def log_model(model: object, input_example: pd.DataFrame) -> str:
         signature=infer_signature(input_example, output),
         input_example=input_example,
         skops_trusted_types=list(TRUSTED_MODEL_TYPES),
+        pip_requirements=model_requirements(),
         pyfunc_predict_fn="predict_proba",
         serialization_format="skops",
     )
