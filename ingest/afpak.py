@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ingest.countries import AFGHANISTAN, PAKISTAN_POPULATION
 from ingest.events import AFPAK_ACTOR_SETS
-from ingest.outputs import run
+from ingest.outputs import panel_parser, run
 from ingest.panel import BuildSettings, PanelSpec
 
 CATALOG = Path(__file__).resolve().parents[1] / "features" / "catalogs" / "afpak.toml"
@@ -49,22 +49,7 @@ SPEC = PanelSpec(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m ingest.afpak", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "--shared", type=Path, default=Path("../shared/data"), help="shared data folder"
-    )
-    parser.add_argument("--out", type=Path, default=Path("output/afpak"), help="output folder")
-    parser.add_argument("--actors", choices=[*AFPAK_ACTOR_SETS, "all"], default="extremist")
-    parser.add_argument(
-        "--max-where-prec", type=int, default=3, help="UCDP location precision limit (1-7)"
-    )
-    parser.add_argument("--first-year", type=int, default=2001)
-    parser.add_argument("--last-year", type=int, default=2016)
-    parser.add_argument(
-        "--drop-bad-rows", action="store_true", help="drop and count malformed events"
-    )
+    parser = panel_parser(SPEC, __doc__.split("\n")[0], max_where_prec=3, years=(2001, 2016))
     return parser.parse_args(argv)
 
 

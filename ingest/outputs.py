@@ -4,6 +4,7 @@ build_report.json, each written whole or not at all."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import sys
@@ -101,3 +102,30 @@ def run(spec: PanelSpec, settings: BuildSettings, out: Path) -> int:
         return 2
     print(summary_text(spec, build, files, out))
     return 0
+
+
+def panel_parser(
+    spec: PanelSpec, description: str, max_where_prec: int, years: tuple[int, int]
+) -> argparse.ArgumentParser:
+    """The options every panel builder's CLI shares: --shared, --out, --actors,
+    --max-where-prec, --first-year, --last-year, --drop-bad-rows."""
+    parser = argparse.ArgumentParser(prog=spec.command, description=description)
+    parser.add_argument(
+        "--shared", type=Path, default=Path("../shared/data"), help="shared data folder"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=Path("output") / spec.name, help="output folder"
+    )
+    parser.add_argument("--actors", choices=[*spec.actor_sets, "all"], default="extremist")
+    parser.add_argument(
+        "--max-where-prec",
+        type=int,
+        default=max_where_prec,
+        help="UCDP location precision limit (1-7)",
+    )
+    parser.add_argument("--first-year", type=int, default=years[0])
+    parser.add_argument("--last-year", type=int, default=years[1])
+    parser.add_argument(
+        "--drop-bad-rows", action="store_true", help="drop and count malformed events"
+    )
+    return parser

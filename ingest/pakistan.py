@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ingest.countries import PAKISTAN_CENSUS
 from ingest.events import ACTOR_SETS
-from ingest.outputs import run
+from ingest.outputs import panel_parser, run
 from ingest.panel import BuildSettings, PanelSpec
 
 CATALOG = Path(__file__).resolve().parents[1] / "features" / "catalogs" / "pakistan.toml"
@@ -41,31 +41,16 @@ SPEC = PanelSpec(
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m ingest.pakistan", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument(
-        "--shared", type=Path, default=Path("../shared/data"), help="shared data folder"
-    )
-    parser.add_argument("--out", type=Path, default=Path("output/pakistan"), help="output folder")
-    parser.add_argument("--actors", choices=[*ACTOR_SETS, "all"], default="extremist")
+    parser = panel_parser(SPEC, __doc__.split("\n")[0], max_where_prec=2, years=(2000, 2021))
     parser.add_argument("--period", choices=["year", "month"], default="year")
-    parser.add_argument(
-        "--max-where-prec", type=int, default=2, help="UCDP location precision limit (1-7)"
-    )
     parser.add_argument(
         "--no-census", action="store_true", help="leave out the census 2023 covariates"
     )
     parser.add_argument(
         "--no-country", action="store_true", help="leave out the country-level WGI/WDI/V-Dem"
     )
-    parser.add_argument("--first-year", type=int, default=2000)
-    parser.add_argument("--last-year", type=int, default=2021)
     parser.add_argument(
         "--events", type=Path, help="GED or ACLED-style CSV instead of the shared GED"
-    )
-    parser.add_argument(
-        "--drop-bad-rows", action="store_true", help="drop and count malformed events"
     )
     return parser.parse_args(argv)
 
