@@ -82,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     config = load_config()
+    horizon = config.target.horizon
     inputs = load_inputs(config)
     frame, catalog = build_features(
-        inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, 1
+        inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, horizon
     )
     features = catalog.model_features
     labelled = frame[TARGET].notna()
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def ours_plain():
         f, _ = build_features(
-            inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, 1
+            inputs.panel, inputs.catalog, inputs.adjacency, inputs.district_ids, horizon
         )
         xgboost_pipeline(features, settings, 0).fit(X, y).predict_proba(X)
 
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
             xgboost_pipeline(features, settings, 0),
             "isotonic",
             config.model.n_calibration_periods,
-            1,
+            horizon,
         )
         model.fit(X, y, periods=periods).predict_proba(X)
 
@@ -126,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         values = X.to_numpy()
         scores, labels = [], []
         for c in np.unique(periods)[-config.model.n_calibration_periods :]:
-            train, test = periods <= c - 1, periods == c
+            train, test = periods <= c - horizon, periods == c
             m = XGBClassifier(**params).fit(values[train], y[train])
             scores.append(m.predict_proba(values[test])[:, 1])
             labels.append(y[test])

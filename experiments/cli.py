@@ -13,7 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from experiments.registry import DEFAULT_MODEL, DEFAULT_MODEL_NAME
+from experiments.registry import (
+    DEFAULT_MODEL,
+    DEFAULT_MODEL_NAME,
+    DEFAULT_PROMOTION_METRIC,
+    PROMOTION_METRICS,
+)
 from features.errors import RootcastError
 
 if TYPE_CHECKING:
@@ -108,7 +113,10 @@ def retrain_main(argv: list[str]) -> int:
     parser.add_argument("--data", required=True, help="panel file with the NEW periods only")
     _model_argument(parser)
     parser.add_argument(
-        "--metric", default="aupr", help="roc_auc | aupr | brier | log_loss | ece (default: aupr)"
+        "--metric",
+        default=DEFAULT_PROMOTION_METRIC,
+        choices=PROMOTION_METRICS,
+        help=f"the metric to beat (default: {DEFAULT_PROMOTION_METRIC})",
     )
     parser.add_argument(
         "--margin",
@@ -193,11 +201,14 @@ def synth_main(argv: list[str]) -> int:
         description="Write the synthetic region as files: panel.csv (all but the last "
         "--hold-out periods), new_periods.csv (those), geometry.geojson, truth.parquet.",
     )
+    from experiments.config import SyntheticSection
+
+    region = SyntheticSection()  # the embedded region's defaults, plus the held-out period(s)
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--districts", type=int, default=600)
-    parser.add_argument("--periods", type=int, default=19)
+    parser.add_argument("--districts", type=int, default=region.n_districts)
+    parser.add_argument("--periods", type=int, default=region.n_periods + 1)
     parser.add_argument("--hold-out", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=region.seed)
     args = parser.parse_args(argv)
     from experiments.synth_export import export_synthetic
 

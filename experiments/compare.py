@@ -15,20 +15,28 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from experiments.registry import CHAMPION, FINGERPRINT_TAG, RUN_KIND_TAG
+from experiments.registry import (
+    CHAMPION,
+    FINGERPRINT_TAG,
+    RUN_KIND_TAG,
+    RUN_NAME_TAG,
+    SEARCH_KIND,
+    TRIAL_KIND,
+)
 from features.errors import RootcastError
 from models.evaluate import METRICS
 from models.pipeline import BASELINES, MAIN_MODEL
+from reports.contract import ORACLE
 
 DEFAULT_METRICS = ("roc_auc", "aupr", "brier")
-MODEL_ORDER = [MAIN_MODEL, *BASELINES, "oracle"]
+MODEL_ORDER = [MAIN_MODEL, *BASELINES, ORACLE]
 KEY_PARAMS = {
     "model.xgboost.max_depth": "max_depth",
     "model.xgboost.n_estimators": "n_estimators",
     "model.xgboost.learning_rate": "learning_rate",
     "model.calibration": "calibration",
 }
-SEARCH_KINDS = {"search", "search_trial"}
+SEARCH_KINDS = {SEARCH_KIND, TRIAL_KIND}
 NOT_COMPARABLE = "not comparable"
 CHAMPION_MARK = "*"
 
@@ -129,7 +137,7 @@ def reference_fingerprint(runs: pd.DataFrame) -> str:
 def _base_table(runs: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
     fingerprints = _column(runs, f"tags.{FINGERPRINT_TAG}").fillna("")
     reference = reference_fingerprint(runs)
-    config = _column(runs, "params.name").fillna(_column(runs, "tags.mlflow.runName"))
+    config = _column(runs, "params.name").fillna(_column(runs, f"tags.{RUN_NAME_TAG}"))
     table = pd.DataFrame(
         {
             "run": runs["run_id"].str[:8],

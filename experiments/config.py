@@ -6,11 +6,11 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
-from experiments.registry import registered_name
+from experiments.registry import PromotionMetric, registered_name
 from features.catalog import read_toml
 from features.errors import RootcastError
 from models.settings import (
@@ -66,7 +66,7 @@ class TrackingSection(Section):
     registered_model: str = ""  # empty: "rootcast-h<horizon>"
     register_model: bool = True
     # retrain promotes only a challenger at least as good as the champion on each of these
-    guard_metrics: list[Literal["roc_auc", "aupr", "brier", "log_loss", "ece"]] = [
+    guard_metrics: list[PromotionMetric] = [
         "roc_auc",
         "aupr",
         "brier",

@@ -20,6 +20,7 @@ from experiments.prepare import prepare
 from features.writers import write_csv, write_json
 from models import explain, targeting
 from models.insight import forecast_rows, plan_programs
+from reports import contract
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
     )
     shap_values = explain.tree_shap(model, forecast[features])
     plan = plan_programs([model], frame, features, shap_values, programs, settings)
-    write_csv(output_dir / "plan.csv", plan)
+    plan_table = contract.TABLES_BY_KEY["plan"]
+    write_csv(output_dir / plan_table.file, contract.check_table(plan_table.key, plan))
     write_json(
         output_dir / "plan_summary.json",
         {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from features.errors import RootcastError
 
@@ -19,7 +20,9 @@ PREVIOUS = "previous"
 FINGERPRINT_TAG = "data.fingerprint"
 SYNTHETIC_TAG = "data.synthetic"
 HORIZON_TAG = "horizon"
-RUN_KIND_TAG = "rootcast.run_kind"  # "search" (a search's parent) or "search_trial"
+RUN_KIND_TAG = "rootcast.run_kind"  # SEARCH_KIND (a search's parent) or TRIAL_KIND
+SEARCH_KIND, TRIAL_KIND = "search", "search_trial"
+RUN_NAME_TAG = "mlflow.runName"  # MLflow's own tag: the run's name
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under its parent
 HOST_TAG = "rootcast.host"  # machine and process of a run: a dead process's RUNNING run is
 PID_TAG = "rootcast.pid"  # ended KILLED by the next run on that machine
@@ -38,7 +41,9 @@ TRUSTED_MODEL_TYPES = (
     "xgboost.sklearn.XGBClassifier",
 )
 
-PROMOTION_METRICS = ("roc_auc", "aupr", "brier", "log_loss", "ece")
+PromotionMetric = Literal["roc_auc", "aupr", "brier", "log_loss", "ece"]
+PROMOTION_METRICS: tuple[str, ...] = get_args(PromotionMetric)
+DEFAULT_PROMOTION_METRIC = "aupr"
 LOWER_IS_BETTER = frozenset({"brier", "log_loss", "ece"})
 
 
@@ -111,6 +116,14 @@ def metric_gain(metric: str, champion: float, challenger: float) -> float:
     return champion - challenger if metric in LOWER_IS_BETTER else challenger - champion
 
 
+def check_margin(margin: float) -> None:
+    """Raise ValueError unless `margin` >= 0: a negative margin promotes worse models."""
+    if not margin >= 0:
+        raise ValueError(
+            f"margin must be >= 0 (a negative one promotes worse models), not {margin}"
+        )
+
+
 def decide_promotion(
     metric: str,
     champion: dict[str, float],
@@ -122,10 +135,7 @@ def decide_promotion(
     """Promote when the challenger beats the champion on `metric` by more than `margin` (>= 0)
     and is at least as good on every guard metric (or when forced). Returns (promote, reason).
     Raises ValueError for a negative margin: it would promote a worse model."""
-    if not margin >= 0:
-        raise ValueError(
-            f"margin must be >= 0 (a negative one promotes worse models), not {margin}"
-        )
+    check_margin(margin)
     gain = metric_gain(metric, champion[metric], challenger[metric])
     if force:
         return True, f"forced (gain in {metric}: {gain:+.4f})"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from experiments import tracking
 from reports.__main__ import report_parser, write_report
-from reports.contract import SUMMARY_FILE
+from reports.contract import SUMMARY_FILE, RunSummary
 
 REPORTS_DIR = Path("output") / "reports"
 
@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         except LookupError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
-        run_id = json.loads((results / SUMMARY_FILE).read_text(encoding="utf-8"))["run_id"]
+        summary = json.loads((results / SUMMARY_FILE).read_text(encoding="utf-8"))
+        run_id = RunSummary.from_dict(summary, str(results / SUMMARY_FILE)).run_id
         out = args.out or REPORTS_DIR / f"report-{str(run_id)[:8]}.html"
         return write_report(results, out, args.pdf)
 

@@ -27,6 +27,7 @@ from features.schema import period_ordinal, validate_panel
 from features.writers import write_csv, write_geojson, write_json, write_parquet
 from models.drift import PSI_WARNING, feature_drift, outcome_shift
 from models.evaluate import REFERENCE_MODEL, forecast_scores
+from models.pipeline import MAIN_MODEL
 
 CHAMPION, PREVIOUS = registry.CHAMPION, registry.PREVIOUS
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ log = logging.getLogger(__name__)
 class RetrainRequest:
     new_data: str
     model: str = registry.DEFAULT_MODEL
-    metric: str = "aupr"
+    metric: str = registry.DEFAULT_PROMOTION_METRIC
     margin: float = 0.0
     force: bool = False
     allow_new_districts: bool = False
@@ -101,17 +102,17 @@ def _head_to_head(
         "rows": int(len(rows)),
         "periods": sorted(str(p) for p in rows["period"].unique()),
         "champion": forecast_scores(y, champion_p, groups, k, reference),
-        "challenger": forecast_scores(y, rows["xgboost"].to_numpy(), groups, k, reference),
+        "challenger": forecast_scores(y, rows[MAIN_MODEL].to_numpy(), groups, k, reference),
     }
 
 
 def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dict:
     """Check, train, compare and (maybe) promote; returns the decision record."""
     _check_overrides(request.overrides)
-    if not request.margin >= 0:
-        raise ConfigError(
-            f"--margin {request.margin}: must be >= 0 (a negative margin promotes worse models)"
-        )
+    try:
+        registry.check_margin(request.margin)
+    except ValueError as exc:
+        raise ConfigError(f"--margin: {exc}") from None
     if request.metric not in registry.PROMOTION_METRICS:
         raise ConfigError(
             f"--metric {request.metric!r}: use {', '.join(registry.PROMOTION_METRICS)}"

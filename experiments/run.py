@@ -26,10 +26,10 @@ from sklearn.base import BaseEstimator, clone
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import ExperimentInputs, load_inputs
+from experiments.locks import process_alive
 from experiments.prepare import PreparedData, prepare
 from experiments.registry import HORIZON_TAG, SYNTHETIC_TAG
 from features.build import PERIOD_INDEX, TARGET
-from features.locks import process_alive
 from features.writers import write_atomically, write_csv, write_geojson, write_json, write_parquet
 from models.evaluate import score_predictions
 from models.explain import CAVEAT
@@ -38,9 +38,8 @@ from models.pipeline import BASELINES, MAIN_MODEL, fit_model, model_zoo
 from models.targeting import DEFAULT_PROGRAMS, ProgramCatalog, load_programs
 from models.validate import cross_validated_predictions
 from reports import contract
-from reports.contract import DataInfo, FoldInfo, RunSummary, TargetInfo
+from reports.contract import ORACLE, DataInfo, FoldInfo, RunSummary, TargetInfo
 
-ORACLE = "oracle"
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 

@@ -27,7 +27,7 @@ from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import load_inputs
 from experiments.prepare import PreparedData, prepare
-from experiments.registry import FINGERPRINT_TAG, RUN_KIND_TAG
+from experiments.registry import FINGERPRINT_TAG, RUN_KIND_TAG, SEARCH_KIND, TRIAL_KIND
 from experiments.run import RunResult, run_training
 from features.writers import write_csv, write_json
 from models.evaluate import REFERENCE_MODEL, score_predictions
@@ -155,8 +155,8 @@ def _search_in_parent(
     progress: Progress,
 ) -> SearchResult:
     """The parent run: trials as nested runs, then the best parameters, score and files."""
-    tags = {RUN_KIND_TAG: "search", FINGERPRINT_TAG: data.fingerprint}
-    trial_tags = {RUN_KIND_TAG: "search_trial", FINGERPRINT_TAG: data.fingerprint}
+    tags = {RUN_KIND_TAG: SEARCH_KIND, FINGERPRINT_TAG: data.fingerprint}
+    trial_tags = {RUN_KIND_TAG: TRIAL_KIND, FINGERPRINT_TAG: data.fingerprint}
     rows = []
     with tracking.tracked_run(config.tracking.experiment, f"{config.name}-search", tags) as parent:
         tracking.log_run_params(

@@ -176,7 +176,7 @@ def xgboost_pipeline(columns: list[str], settings: XGBoostSettings, seed: int) -
     return Pipeline([("select", _select(columns)), ("xgb", booster)])
 
 
-def logistic_pipeline(columns: list[str], C: float = 0.1) -> Pipeline:
+def logistic_pipeline(columns: list[str], C: float) -> Pipeline:
     """Baseline: standardised features + L2-regularised logistic regression."""
     return Pipeline(
         [
@@ -185,6 +185,10 @@ def logistic_pipeline(columns: list[str], C: float = 0.1) -> Pipeline:
             ("logit", LogisticRegression(C=C, max_iter=2000)),
         ]
     )
+
+
+MAIN_MODEL = "xgboost"
+BASELINES = ["historical_rate", "persistence", "conflict_history", "logistic"]
 
 
 def model_zoo(
@@ -206,12 +210,8 @@ def model_zoo(
         "persistence": PersistenceClassifier(),
         "conflict_history": calibrated(xgboost_pipeline(history_features, xgb, seed)),
         "logistic": logistic_pipeline(all_features, settings.logistic_C),
-        "xgboost": calibrated(xgboost_pipeline(all_features, xgb, seed)),
+        MAIN_MODEL: calibrated(xgboost_pipeline(all_features, xgb, seed)),
     }
-
-
-MAIN_MODEL = "xgboost"
-BASELINES = ["historical_rate", "persistence", "conflict_history", "logistic"]
 
 
 def fit_model(model: BaseEstimator, X: pd.DataFrame, y: np.ndarray, periods: np.ndarray):

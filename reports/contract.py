@@ -21,6 +21,7 @@ CATALOG_FILE = "catalog.json"
 PROGRAMS_FILE = "programs.toml"
 GEOMETRY_FILE = "geometry.geojson"
 KEYS = ("district_id", "period")
+ORACLE = "oracle"  # the true probability's column and metrics row on synthetic data
 
 
 class ResultContractError(RootcastError):
@@ -29,13 +30,12 @@ class ResultContractError(RootcastError):
 
 @dataclass(frozen=True)
 class ResultTable:
-    """One result table: its key (the file stem), file name, the columns readers rely on, and
-    whether every run writes it (False: only runs with the explain stage)."""
+    """One result table: its key (the file stem), file name and the columns readers rely on.
+    Tables of the explain stage exist only when it ran."""
 
     key: str
     file: str
     columns: tuple[str, ...]
-    always: bool = True
 
 
 RESULT_TABLES: tuple[ResultTable, ...] = (
@@ -43,35 +43,45 @@ RESULT_TABLES: tuple[ResultTable, ...] = (
     ResultTable("metrics", "metrics.csv", ("model", "fold", "roc_auc", "aupr", "brier")),
     ResultTable("forecast", "forecast.csv", (*KEYS, "probability")),
     ResultTable("panel", "panel.parquet", (*KEYS, "incidents")),
-    ResultTable("shap_global", "shap_global.csv", ("feature", "mean_abs_shap", "domain"), False),
-    ResultTable("shap_domains", "shap_domains.csv", ("domain", "mean_abs_shap"), False),
+    ResultTable(
+        "shap_global",
+        "shap_global.csv",
+        ("feature", "mean_abs_shap", "domain"),
+    ),
+    ResultTable(
+        "shap_domains",
+        "shap_domains.csv",
+        ("domain", "mean_abs_shap"),
+    ),
     ResultTable(
         "district_drivers",
         "district_drivers.parquet",
         (*KEYS, "feature", "shap_value", "feature_value", "domain", "actionable"),
-        False,
     ),
     ResultTable(
         "shap_interactions",
         "shap_interactions.csv",
         ("feature_a", "feature_b", "mean_abs_interaction"),
-        False,
     ),
     ResultTable(
-        "shap_global_logistic", "shap_global_logistic.csv", ("feature", "mean_abs_shap"), False
+        "shap_global_logistic",
+        "shap_global_logistic.csv",
+        ("feature", "mean_abs_shap"),
     ),
-    ResultTable("shap_stability", "shap_stability.csv", ("feature", "mean_abs_shap"), False),
+    ResultTable(
+        "shap_stability",
+        "shap_stability.csv",
+        ("feature", "mean_abs_shap"),
+    ),
     ResultTable(
         "district_profiles",
         "district_profiles.csv",
         (*KEYS, "risk", "risk_low", "risk_high", "driver_1"),
-        False,
     ),
     ResultTable(
         "plan",
         "plan.csv",
         (*KEYS, "program", "cost", "risk", "reduction", "reduction_low", "reduction_high"),
-        False,
     ),
 )
 TABLES_BY_KEY = {t.key: t for t in RESULT_TABLES}
@@ -178,9 +188,7 @@ class RunSummary:
         values.setdefault("evaluation", {})
         values.setdefault("created", "")
         values.setdefault("main_model", "xgboost")  # summaries written before the contract
-        values.setdefault(
-            "baselines", [m for m in data["metrics"] if m not in {"xgboost", "oracle"}]
-        )
+        values.setdefault("baselines", [m for m in data["metrics"] if m not in {"xgboost", ORACLE}])
         extra = {k: v for k, v in data.items() if k not in known}
         return cls(**values, extra=extra)
 

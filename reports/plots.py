@@ -18,6 +18,8 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from reports.contract import ORACLE
+
 MAIN_COLOR = "#c0392b"
 BASE_COLOR = "#7f8c8d"
 ORACLE_COLOR = "#2c3e50"
@@ -42,7 +44,7 @@ def figure_uri(fig: Figure, fmt: str = "svg", dpi: int = 110) -> str:
 def _style(model: str, main: str) -> dict:
     if model == main:
         return {"color": MAIN_COLOR, "linewidth": 2.4, "zorder": 3}
-    if model == "oracle":
+    if model == ORACLE:
         return {"color": ORACLE_COLOR, "linewidth": 1.4, "linestyle": "--", "zorder": 2}
     return {"linewidth": 1.0, "alpha": 0.8, "zorder": 1}
 
@@ -90,7 +92,7 @@ def metric_bars(metrics: dict[str, dict], names: list[str], main: str) -> str:
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     fig.subplots_adjust(wspace=0.45, hspace=0.45)
     colors = [
-        MAIN_COLOR if m == main else ORACLE_COLOR if m == "oracle" else BASE_COLOR for m in models
+        MAIN_COLOR if m == main else ORACLE_COLOR if m == ORACLE else BASE_COLOR for m in models
     ]
     for ax, name in zip(axes, names, strict=False):
         values = [metrics[m].get(name) for m in models]

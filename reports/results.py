@@ -20,11 +20,12 @@ from reports.contract import (
     PROGRAMS_FILE,
     RESULT_TABLES,
     SUMMARY_FILE,
+    TABLES_BY_KEY,
     ResultContractError,
     RunSummary,
 )
 
-REQUIRED = (SUMMARY_FILE, "forecast.csv")
+REQUIRED = (SUMMARY_FILE, TABLES_BY_KEY["forecast"].file)
 
 
 class ReportError(RootcastError):

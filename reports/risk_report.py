@@ -19,15 +19,17 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from features.writers import write_atomically
 from reports import plots
 from reports.audit import disparity_audit
-from reports.contract import SUMMARY_FILE
+from reports.contract import GEOMETRY_FILE, ORACLE, SUMMARY_FILE, TABLES_BY_KEY
 from reports.results import Results, district_labels, load_results, period_after
 
 TOP_N = 25
 N_PROFILES = 5
-ORACLE = "oracle"
 TEMPLATES = Path(__file__).parent / "templates"
 PDF_PACKAGE = "weasyprint==70.0"
 CARD_METRICS = ["roc_auc", "aupr", "brier_skill", "recall_at_k"]
+PLAN_FILE, PANEL_FILE, PREDICTIONS_FILE = (
+    TABLES_BY_KEY[k].file for k in ("plan", "panel", "predictions")
+)
 log = logging.getLogger(__name__)
 
 
@@ -298,21 +300,21 @@ def _notes(res: Results) -> dict[str, str]:
     """Why a section is missing, keyed by section ("" when it is there)."""
     notes = dict.fromkeys(("map", "drivers", "plan", "audit", "calibration"), "")
     if res.geometry is None:
-        notes["map"] = "No district polygons in the results (geometry.geojson): no map."
+        notes["map"] = f"No district polygons in the results ({GEOMETRY_FILE}): no map."
     if res.district_drivers is None or res.district_profiles is None:
         notes["drivers"] = (
             "No SHAP tables in the results (explain disabled): drivers, waterfalls and "
             "stability are omitted."
         )
     if res.plan is None:
-        notes["plan"] = "No plan.csv in the results (explain/targeting disabled): no plan."
+        notes["plan"] = f"No {PLAN_FILE} in the results (explain/targeting disabled): no plan."
     if _disparity_columns_missing(res):
         notes["audit"] = (
-            "No protected columns (catalog `protected = true`) in panel.parquet: the disparity "
+            f"No protected columns (catalog `protected = true`) in {PANEL_FILE}: the disparity "
             "audit is omitted. Add ethnic, religious or linguistic composition to audit it."
         )
     if res.predictions is None:
-        notes["calibration"] = "No predictions.parquet: reliability diagram omitted."
+        notes["calibration"] = f"No {PREDICTIONS_FILE}: reliability diagram omitted."
     return notes
 
 

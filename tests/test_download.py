@@ -1,4 +1,4 @@
-"""Downloads (features/download.py, experiments/download.py) against a local HTTP server on
+"""Downloads (ingest/download.py and its command line) against a local HTTP server on
 127.0.0.1 serving fixture files from tmp_path. Any connection elsewhere fails the test."""
 
 from __future__ import annotations

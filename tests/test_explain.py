@@ -135,7 +135,7 @@ def test_tree_shap_gives_zero_to_a_feature_the_model_never_splits_on(driven):
 
 @pytest.mark.parametrize(
     "model",
-    [logistic_pipeline(["a", "b", "c"]), HistoricalRateClassifier(column="a")],
+    [logistic_pipeline(["a", "b", "c"], C=0.1), HistoricalRateClassifier(column="a")],
     ids=["logistic_pipeline", "historical_rate"],
 )
 def test_tree_shap_rejects_a_model_that_is_not_an_xgboost_pipeline(model, driven):

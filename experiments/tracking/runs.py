@@ -23,6 +23,7 @@ from experiments.registry import (
 )
 from experiments.tracking.models import run_id_of
 from experiments.tracking.store import _experiment_id, end_stale_runs, tracking_uri
+from reports.contract import SUMMARY_FILE
 
 
 @contextmanager
@@ -135,8 +136,8 @@ def download_run_results(run_id_or_model_ref: str, dest: Path) -> Path:
         files = [f.path for f in client.list_artifacts(run_id) if not f.is_dir]
     except MlflowException as exc:
         raise LookupError(f"{run_id_or_model_ref!r} not found in {tracking_uri()}: {exc}") from None
-    if "summary.json" not in files:
-        raise LookupError(f"run {run_id} logged no summary.json; is it a training run?")
+    if SUMMARY_FILE not in files:
+        raise LookupError(f"run {run_id} logged no {SUMMARY_FILE}; is it a training run?")
     dest.mkdir(parents=True, exist_ok=True)
     mlflow.artifacts.download_artifacts(
         run_id=run_id, dst_path=str(dest), tracking_uri=tracking_uri()

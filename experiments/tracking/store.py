@@ -17,12 +17,12 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
 
+from experiments.locks import file_lock, process_alive
 from experiments.registry import (
     HOST_TAG,
     PID_TAG,
 )
 from features.errors import RootcastError
-from features.locks import file_lock, process_alive
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 # MLflow's codes for "no such registered model" and "no such alias"
