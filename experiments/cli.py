@@ -227,7 +227,10 @@ def _compare_parser() -> argparse.ArgumentParser:
         "parameters, data fingerprint, registered version and champion. Runs trained on other "
         "data than the most recent run are marked 'not comparable'.",
     )
-    parser.add_argument("--experiment", default="rootcast", help="(default: rootcast)")
+    from experiments.config import TrackingSection
+
+    experiment = TrackingSection().experiment
+    parser.add_argument("--experiment", default=experiment, help=f"(default: {experiment})")
     parser.add_argument(
         "--filter",
         default="",

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 def _header(res: Results) -> dict:
     s = res.summary
-    horizon = s.target.horizon
+    horizon = s.horizon
     # summaries older than the `created` field: the file time is the run's date
     written = s.created or datetime.fromtimestamp(
         (res.folder / SUMMARY_FILE).stat().st_mtime, UTC
