@@ -118,17 +118,10 @@ def _print_insight(summary: RunSummary) -> None:
 
 def _check_report_path(report: Path | None) -> None:
     """`--report` must name a file that can be written, checked before any training."""
-    if report is None:
-        return
-    from experiments.config import ConfigError
+    if report is not None:
+        from features.writers import check_output_file
 
-    if report.is_dir():
-        raise ConfigError(f"--report {report}: is a folder; give a file name, e.g. report.html")
-    parent = report.resolve().parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ConfigError(f"--report {report}: cannot write there")
+        check_output_file(report, "--report")
 
 
 def train_main(argv: list[str]) -> int:
@@ -191,6 +184,9 @@ def main(argv: list[str] | None = None) -> int:
     if not verbose:  # MLflow's own INFO lines only with -v
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
         logging.getLogger("alembic").setLevel(logging.WARNING)
+    from experiments.locks import stop_on_ctrl_c
+
+    stop_on_ctrl_c()
     try:
         if argv and argv[0] in {"plan", "retrain", "rollback", "synth", "compare"}:
             from experiments.cli import SUBCOMMANDS

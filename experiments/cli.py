@@ -211,8 +211,10 @@ def synth_main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=region.seed)
     args = parser.parse_args(argv)
     from experiments.synth_export import export_synthetic
+    from features.writers import check_output_dir
 
     try:
+        check_output_dir(args.out, "--out")
         paths = export_synthetic(args.out, args.districts, args.periods, args.hold_out, args.seed)
     except (RootcastError, ValueError) as exc:
         return _fail(exc)
@@ -261,6 +263,14 @@ def compare_main(argv: list[str]) -> int:
     args = _compare_parser().parse_args(argv)
     if args.max_runs < 1:
         return _fail(f"--max-runs must be >= 1, not {args.max_runs}")
+    from features.writers import check_output_file
+
+    try:
+        for path, option in ((args.csv, "--csv"), (args.html, "--html")):
+            if path is not None:
+                check_output_file(path, option)
+    except RootcastError as exc:
+        return _fail(exc)
     from experiments import tracking
     from experiments.compare import CompareOptions, comparison_table, render_terminal
 
@@ -277,11 +287,12 @@ def compare_main(argv: list[str]) -> int:
         table = comparison_table(runs, versions, options)
     except (LookupError, RootcastError) as exc:
         return _fail(exc)
-    others = int((table["comparable"] != "yes").sum())
+    others = int((table["comparable"] == "not comparable").sum())
+    unfinished = int(table["comparable"].str.startswith("no:").sum())
     print(
-        f"{len(table)} run(s) of experiment {args.experiment!r}; newest run's data "
+        f"{len(table)} run(s) of experiment {args.experiment!r}; newest finished run's data "
         f"fingerprint {table.attrs['reference_fingerprint'] or '-'}; {others} run(s) on other "
-        f"data (not comparable); champion marked *\n"
+        f"data and {unfinished} unfinished (not comparable); champion marked *\n"
     )
     print(render_terminal(table))
     for path in _write_comparison(table, args.csv, args.html, args.experiment):

@@ -17,7 +17,9 @@ import pandas as pd
 
 from experiments.registry import (
     CHAMPION,
+    COMPLETE_TAG,
     FINGERPRINT_TAG,
+    HOST_TAG,
     RUN_KIND_TAG,
     RUN_NAME_TAG,
     SEARCH_KIND,
@@ -120,8 +122,18 @@ def _numeric_or_text(values: pd.Series) -> pd.Series:
 
 
 def _finished(runs: pd.DataFrame) -> pd.Series:
-    """Runs that ended normally (a RUNNING, FAILED or KILLED run has partial results)."""
-    return _column(runs, "status").fillna("FINISHED") == "FINISHED"
+    """Runs that ended normally and completed (a RUNNING, FAILED or KILLED run, or one whose
+    process died between the end of the run and registration, has partial results). Runs
+    logged before completion was recorded (no host tag) count when FINISHED."""
+    finished = _column(runs, "status").fillna("FINISHED") == "FINISHED"
+    complete = _column(runs, f"tags.{COMPLETE_TAG}").fillna("") == "true"
+    older = _column(runs, f"tags.{HOST_TAG}").isna()
+    return finished & (complete | older)
+
+
+def _state(runs: pd.DataFrame) -> pd.Series:
+    status = _column(runs, "status").fillna("FINISHED").astype(str)
+    return status.where(status != "FINISHED", "INCOMPLETE")
 
 
 def reference_fingerprint(runs: pd.DataFrame) -> str:
@@ -146,7 +158,7 @@ def _base_table(runs: pd.DataFrame, metrics: tuple[str, ...]) -> pd.DataFrame:
             "fingerprint": fingerprints,
             "comparable": np.where(
                 ~_finished(runs),
-                "no: " + _column(runs, "status").fillna("").astype(str),
+                "no: " + _state(runs),
                 np.where(fingerprints == reference, "yes", NOT_COMPARABLE),
             ),
             "run_id": runs["run_id"],

@@ -146,8 +146,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        overridden = {o.partition("=")[0].strip() for o in overrides or []}
-        source = f"--set {where}" if where in overridden else f"{path}: {where}"
+        overridden = [o.partition("=")[0].strip() for o in overrides or []]
+        named = [o for o in overridden if o == where or o.startswith(f"{where}.")]
+        source = f"--set {named[0]}" if named else f"{path}: {where}"
         raise ConfigError(f"{source}: {first['msg']}") from None
 
 

@@ -1,10 +1,13 @@
-"""An inter-process file lock (POSIX `flock`), for work that must not run twice at once on one
-machine: creating a SQLite MLflow store, moving registry aliases."""
+"""Process-level safety: an inter-process file lock (POSIX `flock`) for work that must not run
+twice at once on one machine (creating a SQLite MLflow store, moving registry aliases), a
+process-alive check, and a Ctrl-C that cannot be swallowed."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,3 +36,24 @@ def process_alive(pid: int) -> bool:
     except PermissionError:  # exists, owned by someone else
         return True
     return True
+
+
+_INTERRUPTED = threading.Event()
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    _INTERRUPTED.set()
+    raise KeyboardInterrupt
+
+
+def stop_on_ctrl_c() -> None:
+    """Ctrl-C raises KeyboardInterrupt and is remembered, so `check_interrupted` still stops
+    the work when a library swallowed the exception (e.g. inside a destructor)."""
+    _INTERRUPTED.clear()
+    signal.signal(signal.SIGINT, _on_sigint)
+
+
+def check_interrupted() -> None:
+    """Raise KeyboardInterrupt if Ctrl-C was pressed since `stop_on_ctrl_c`."""
+    if _INTERRUPTED.is_set():
+        raise KeyboardInterrupt

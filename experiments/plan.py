@@ -17,7 +17,7 @@ from experiments import registry, tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import load_inputs
 from experiments.prepare import prepare
-from features.writers import write_csv, write_json
+from features.writers import check_output_dir, write_csv, write_json
 from models import explain, targeting
 from models.insight import forecast_rows, plan_programs
 from reports import contract
@@ -37,12 +37,16 @@ class PlanRequest:
 def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.DataFrame:
     """Load the model and its run's config, re-create the forecast rows, allocate, write
     `plan.csv` and `plan_summary.json` to `output_dir`; returns the plan."""
+    check_output_dir(output_dir, "--output")
     progress(f"loading model {request.model}")
     try:
         model, run_id = tracking.load_model(request.model)
     except LookupError as exc:
         raise ConfigError(str(exc)) from None
-    config = ExperimentConfig.model_validate(tracking.load_run_config(run_id))
+    try:
+        config = ExperimentConfig.model_validate(tracking.load_run_config(run_id))
+    except LookupError as exc:
+        raise ConfigError(str(exc)) from None
     t = config.targeting
     programs_path = request.programs or t.programs or None
     progress("rebuilding the run's data and features")

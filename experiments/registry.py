@@ -24,6 +24,7 @@ RUN_KIND_TAG = "rootcast.run_kind"  # SEARCH_KIND (a search's parent) or TRIAL_K
 SEARCH_KIND, TRIAL_KIND = "search", "search_trial"
 RUN_NAME_TAG = "mlflow.runName"  # MLflow's own tag: the run's name
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under its parent
+COMPLETE_TAG = "rootcast.complete"  # "true" once the run is logged and its model registered
 HOST_TAG = "rootcast.host"  # machine and process of a run: a dead process's RUNNING run is
 PID_TAG = "rootcast.pid"  # ended KILLED by the next run on that machine
 # tags on runs and model versions: the promotion record

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+from pydantic import ValidationError
 from sklearn.metrics import brier_score_loss
 
 from experiments import registry, tracking
@@ -24,7 +25,13 @@ from features.catalog import DEFAULT_CATALOG
 from features.continuity import continue_panel
 from features.loaders import read_panel
 from features.schema import period_ordinal, validate_panel
-from features.writers import write_csv, write_geojson, write_json, write_parquet
+from features.writers import (
+    check_output_dir,
+    write_csv,
+    write_geojson,
+    write_json,
+    write_parquet,
+)
 from models.drift import PSI_WARNING, feature_drift, outcome_shift
 from models.evaluate import REFERENCE_MODEL, forecast_scores
 from models.pipeline import MAIN_MODEL
@@ -75,8 +82,10 @@ def _challenger_config(
     data["tracking"]["registered_model"] = name
     try:
         return ExperimentConfig.model_validate(data)
-    except ValueError as exc:
-        raise ConfigError(f"--set: {exc}") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"--set {where}: {first['msg']}") from None
 
 
 def _head_to_head(
@@ -108,6 +117,7 @@ def _head_to_head(
 
 def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dict:
     """Check, train, compare and (maybe) promote; returns the decision record."""
+    check_output_dir(output_dir, "--output")
     _check_overrides(request.overrides)
     try:
         registry.check_margin(request.margin)
@@ -121,7 +131,10 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         champion, champion_run = tracking.load_model(request.model)
     except LookupError as exc:
         raise ConfigError(str(exc)) from None
-    base = ExperimentConfig.model_validate(tracking.load_run_config(champion_run))
+    try:
+        base = ExperimentConfig.model_validate(tracking.load_run_config(champion_run))
+    except LookupError as exc:
+        raise ConfigError(str(exc)) from None
     name = registry.ModelRef.parse(request.model).registered_name_or(base.registered_model_name)
     champion_version = tracking.alias_version(name, CHAMPION)
     if champion_version is None:

@@ -11,7 +11,6 @@ results contract (`reports/contract.py`).
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -26,11 +25,19 @@ from sklearn.base import BaseEstimator, clone
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import ExperimentInputs, load_inputs
-from experiments.locks import process_alive
+from experiments.locks import check_interrupted
 from experiments.prepare import PreparedData, prepare
-from experiments.registry import HORIZON_TAG, SYNTHETIC_TAG
+from experiments.registry import COMPLETE_TAG, HORIZON_TAG, SYNTHETIC_TAG
+from experiments.staging import publish, staging_dir
 from features.build import PERIOD_INDEX, TARGET
-from features.writers import write_atomically, write_csv, write_geojson, write_json, write_parquet
+from features.writers import (
+    check_output_dir,
+    write_atomically,
+    write_csv,
+    write_geojson,
+    write_json,
+    write_parquet,
+)
 from models.evaluate import score_predictions
 from models.explain import CAVEAT
 from models.insight import Insight, InsightSettings, explain_and_target, forecast_rows
@@ -110,8 +117,8 @@ def evaluate(
         data.features,
         folds,
         on_fold=lambda f: progress(
-            f"fold {f.number}/{len(folds)}: test period index "
-            f"{f.test_period}, {len(f.train_index):,} training rows"
+            f"fold {f.number}/{len(folds)}: held-out period {f.test_period}, "
+            f"{len(f.train_index):,} training rows"
         ),
     )
     names = list(zoo)
@@ -120,6 +127,13 @@ def evaluate(
         predictions[ORACLE] = oracle
         names.append(ORACLE)
     scores = score_predictions(predictions, names, config.evaluation.top_k)
+    one_outcome = [int(f) for f, t in predictions.groupby("fold")["target"] if t.nunique() < 2]
+    if one_outcome:
+        log.warning(
+            "held-out rows of fold(s) %s have one outcome only: ROC-AUC and AUPR are undefined "
+            "there (n/a); more districts or other folds give a fairer test",
+            ", ".join(map(str, one_outcome)),
+        )
     return Evaluation(zoo, predictions, scores)
 
 
@@ -228,43 +242,16 @@ def log_run(
         summary_path = staging / contract.SUMMARY_FILE
         files = [write_json(summary_path, summary.to_dict()), *files]
         tracking.log_artifact_files(files)
+        check_interrupted()  # a swallowed Ctrl-C still ends the run FAILED
     if name:
+        check_interrupted()
         summary.model_version, summary.became_champion = tracking.register_model(
             summary.model_uri, name
         )
         write_json(summary_path, summary.to_dict())
         tracking.log_to_run(run_id, {}, [summary_path])  # replaces the artifact
+    tracking.tag_run(run_id, {COMPLETE_TAG: "true"})
     return files
-
-
-def publish(staging: Path, output_dir: Path, files: list[Path]) -> list[Path]:
-    """Move `files` of a finished run from `staging` into `output_dir` (one atomic rename
-    each), drop result files of an earlier run that this run did not make, remove `staging`.
-    Returns the published paths, in the order given."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    made = [p.name for p in files]
-    for name in made:
-        os.replace(staging / name, output_dir / name)
-    for file in contract.RESULT_FILES:
-        if file not in made:
-            (output_dir / file).unlink(missing_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    return [output_dir / name for name in made]
-
-
-def staging_dir(output_dir: Path) -> Path:
-    """A fresh folder beside `output_dir` for this process's files; staging folders of
-    processes that no longer exist (killed runs) are removed."""
-    parent = output_dir.resolve().parent
-    if parent.exists():
-        for old in parent.glob(".*.staging-*"):
-            pid = old.name.rpartition(".staging-")[2]
-            if old.is_dir() and pid.isdigit() and not process_alive(int(pid)):
-                shutil.rmtree(old, ignore_errors=True)
-    staging = parent / f".{output_dir.name}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    return staging
 
 
 def run_training(
@@ -292,6 +279,7 @@ def run_training(
         progress("logging to MLflow and registering the model")
         summary.seconds = round(time.perf_counter() - started, 1)
         files = log_run(staging, config, data, evaluation, final, found, summary, files)
+        check_interrupted()
         files = publish(staging, output_dir, files)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -301,8 +289,7 @@ def run_training(
 def preflight(config: ExperimentConfig, output_dir: Path) -> None:
     """Checks that need no data or model, made before any work: the output folder can be
     one, and the experiment can take runs."""
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ConfigError(f"--output {output_dir}: exists and is not a folder")
+    check_output_dir(output_dir, "--output")
     tracking.check_experiment(config.tracking.experiment)
 
 

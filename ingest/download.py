@@ -249,6 +249,11 @@ def fetch(
     """
     spec = _resolve(source)
     version = version or spec.default_version
+    for key, value in params.items():
+        if value and not _safe_segment(value):
+            raise DownloadError(f"--{key} {value!r}: use letters, digits, '.', '_' or '-'")
+    if url is not None and urllib.parse.urlparse(url).scheme not in {"http", "https"}:
+        raise DownloadError(f"--url {url}: only http(s) addresses are downloaded")
     url = url or spec.url(version, **params)
     expected = normalise_sha256(sha256) or normalise_sha256(spec.sha256.get(url))
     name = Path(urllib.parse.urlparse(url).path).name

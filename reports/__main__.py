@@ -35,10 +35,12 @@ def report_parser(
 
 def write_report(results: Path, out: Path, pdf: bool) -> int:
     """Build the report, print where it went; user errors -> one `error:` line, exit code 2."""
+    from features.writers import check_output_file
     from reports.risk_report import PDF_PACKAGE, build_report, pdf_available
 
     started = time.perf_counter()
     try:
+        check_output_file(out, "--out")
         path = build_report(results, out, pdf=pdf)
     except RootcastError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -58,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
-    return write_report(args.results, args.out or args.results / DEFAULT_NAME, args.pdf)
+    try:
+        return write_report(args.results, args.out or args.results / DEFAULT_NAME, args.pdf)
+    except KeyboardInterrupt:
+        print("interrupted: no report written", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -53,7 +53,10 @@ class Results:
 def _read(path: Path) -> pd.DataFrame | None:
     if not path.exists():
         return None
-    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+    else:  # keys as written: `NA` is a district id; only empty cells are missing
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     for key in ("district_id", "period"):
         if key in frame.columns:
             frame[key] = frame[key].astype(str)

@@ -8,6 +8,7 @@ import pytest
 
 import train
 from experiments import run as run_module
+from experiments import staging as staging_module
 
 
 def _error(capsys: pytest.CaptureFixture) -> str:
@@ -73,7 +74,7 @@ def test_publish_moves_files_and_drops_stale_results(tmp_path: Path) -> None:
     (staging / "forecast.csv").write_text("new")
     (staging / "summary.json").write_text("{}")
     files = [staging / "summary.json", staging / "forecast.csv"]
-    published = run_module.publish(staging, out, files)
+    published = staging_module.publish(staging, out, files)
     assert published == [out / "summary.json", out / "forecast.csv"]
     assert (out / "forecast.csv").read_text() == "new" and not (out / "plan.csv").exists()
     assert (out / "report.html").exists() and not staging.exists()
@@ -83,7 +84,7 @@ def test_staging_folders_of_dead_processes_are_swept(tmp_path: Path) -> None:
     dead = tmp_path / ".out.staging-999999999"  # no such process
     dead.mkdir()
     (dead / "half.csv").write_text("x")
-    staging = run_module.staging_dir(tmp_path / "out")
+    staging = staging_module.staging_dir(tmp_path / "out")
     assert not dead.exists() and staging.exists() and not any(staging.iterdir())
 
 

@@ -100,7 +100,12 @@ def log_artifact_files(paths: list[Path]) -> None:
 def load_run_config(run_id: str) -> dict:
     """The config a run logged (config.json artifact)."""
     mlflow.set_tracking_uri(tracking_uri())
-    return mlflow.artifacts.load_dict(f"runs:/{run_id}/config.json")
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/config.json")
+    except MlflowException:
+        raise LookupError(
+            f"run {run_id} logged no config.json: not a model trained by rootcast"
+        ) from None
 
 
 def run_tag(run_id: str, key: str) -> str | None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from mlflow import MlflowClient
 from mlflow.entities import RunStatus
+from mlflow.exceptions import MlflowException
 
 from experiments.locks import file_lock, process_alive
 from experiments.registry import (
@@ -72,8 +73,11 @@ def _client() -> MlflowClient:
     processes starting on a new SQLite store do not race to create its tables."""
     uri = tracking_uri()
     if uri not in _READY:
-        with store_lock():
-            MlflowClient(uri).search_experiments(max_results=1)
+        try:
+            with store_lock():
+                MlflowClient(uri).search_experiments(max_results=1)
+        except MlflowException as exc:
+            raise TrackingError(f"MLflow store {uri}: {exc.message}") from None
         _READY.add(uri)
     return MlflowClient(uri)
 
