@@ -130,3 +130,94 @@ def test_downloads_cannot_leave_their_cache(tmp_path: Path, version: str) -> Non
             opener=no_network,
         )
     assert not any(tmp_path.rglob("*.zip")) and not (tmp_path / "ucdp_ged").exists()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["plan", "--budget", "1", "--output", "{file}"],
+        ["retrain", "--data", "x.csv", "--output", "{file}"],
+        ["synth", "--out", "{file}"],
+        ["compare", "--csv", "{dir}"],
+        ["--output", "{file}/below", "-q"],
+    ],
+)
+def test_every_output_path_is_checked_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture, argv: list[str]
+) -> None:
+    existing = tmp_path / "file.txt"
+    existing.write_text("keep me")
+    args = [a.format(file=existing, dir=tmp_path) for a in argv]
+    assert train.main(args) == 2
+    err = _error(capsys)
+    assert err.startswith("error: --") and ("folder" in err or "cannot" in err)
+    assert existing.read_text() == "keep me"
+    assert not (tmp_path / "mlflow" / "mlflow.db").exists()
+
+
+def test_report_of_a_folder_path_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from reports.__main__ import main as report_main
+
+    assert report_main(["--results", str(tmp_path), "--out", str(tmp_path)]) == 2
+    assert "--out" in _error(capsys)
+
+
+def test_an_unusable_mlflow_store_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "bogus://nowhere")
+    monkeypatch.setattr(run_module, "load", pytest.fail)
+    assert train.main(["--output", str(tmp_path / "out"), "-q"]) == 2
+    assert "MLflow store bogus://nowhere" in _error(capsys)
+
+
+def test_na_district_ids_survive_reading_results(tmp_path: Path) -> None:
+    from reports.results import _read
+
+    (tmp_path / "forecast.csv").write_text("district_id,period,probability\nNA,2020,\n")
+    frame = _read(tmp_path / "forecast.csv")
+    assert frame["district_id"].tolist() == ["NA"] and frame["probability"].isna().all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"iso3": "../x"}, "--iso3"),
+        ({"url": "file:///etc/passwd"}, "only http"),
+    ],
+)
+def test_downloads_refuse_climbing_parameters_and_local_urls(
+    tmp_path: Path, kwargs: dict, message: str
+) -> None:
+    from ingest.download import DownloadError, fetch
+
+    cache = tmp_path / "cache"
+    with pytest.raises(DownloadError, match=message):
+        fetch("geoboundaries_adm2", cache=cache, trust_first_use=True, **kwargs)
+    assert not cache.exists()
+
+
+def test_a_finished_run_without_its_registration_is_incomplete() -> None:
+    import pandas as pd
+
+    from experiments.compare import CompareOptions, comparison_table
+
+    runs = pd.DataFrame(
+        {
+            "run_id": ["a" * 32, "b" * 32],
+            "start_time": pd.to_datetime(["2026-01-02", "2026-01-01"], utc=True),
+            "status": ["FINISHED", "FINISHED"],
+            "tags.data.fingerprint": ["f1", "f1"],
+            "tags.rootcast.host": ["h", "h"],
+            "tags.rootcast.complete": [None, "true"],
+            "metrics.xgboost.aupr": [0.9, 0.7],
+        }
+    )
+    versions = pd.DataFrame(columns=["run_id", "model", "version", "aliases"])
+    table = comparison_table(runs, versions, CompareOptions(metrics=("aupr",)))
+    assert table.set_index("run")["comparable"].to_dict() == {
+        "a" * 8: "no: INCOMPLETE",
+        "b" * 8: "yes",
+    }
