@@ -115,8 +115,19 @@ def _head_to_head(
     }
 
 
-def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dict:
-    """Check, train, compare and (maybe) promote; returns the decision record."""
+@dataclass(frozen=True)
+class Champion:
+    """The current champion: its model, the run that logged it, its config and version."""
+
+    model: object
+    run_id: str
+    config: ExperimentConfig
+    name: str
+    version: str
+
+
+def _check_request(request: RetrainRequest, output_dir: Path) -> None:
+    """Checks that need no model or data."""
     check_output_dir(output_dir, "--output")
     _check_overrides(request.overrides)
     try:
@@ -127,26 +138,37 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         raise ConfigError(
             f"--metric {request.metric!r}: use {', '.join(registry.PROMOTION_METRICS)}"
         )
+
+
+def load_champion(reference: str) -> Champion:
+    """The model `reference` names, which must be the current champion of its registry name."""
     try:
-        champion, champion_run = tracking.load_model(request.model)
+        model, run_id = tracking.load_model(reference)
+        config = ExperimentConfig.model_validate(tracking.load_run_config(run_id))
     except LookupError as exc:
         raise ConfigError(str(exc)) from None
-    try:
-        base = ExperimentConfig.model_validate(tracking.load_run_config(champion_run))
-    except LookupError as exc:
-        raise ConfigError(str(exc)) from None
-    name = registry.ModelRef.parse(request.model).registered_name_or(base.registered_model_name)
-    champion_version = tracking.alias_version(name, CHAMPION)
-    if champion_version is None:
+    name = registry.ModelRef.parse(reference).registered_name_or(config.registered_model_name)
+    version = tracking.alias_version(name, CHAMPION)
+    if version is None:
         raise ConfigError(f"{name} has no '{CHAMPION}' alias: nothing to compare against")
-    if tracking.version_run_id(name, champion_version) != champion_run:
+    if tracking.version_run_id(name, version) != run_id:
         raise ConfigError(
-            f"--model {request.model} is not the current champion ({name} version "
-            f"{champion_version}); retrain compares against the champion: use {name}@{CHAMPION}"
+            f"--model {reference} is not the current champion ({name} version "
+            f"{version}); retrain compares against the champion: use {name}@{CHAMPION}"
         )
+    return Champion(model, run_id, config, name, version)
+
+
+def _challenger_inputs(
+    request: RetrainRequest, champion: Champion, output_dir: Path, progress
+) -> tuple[ExperimentConfig, pd.DataFrame, pd.DataFrame, dict, list[str]]:
+    """The champion's data plus the new periods, written to their own folder, and the
+    challenger's config. Returns (config, old panel, drift table, outcome shift, features
+    with large drift)."""
     progress("loading the champion's data and the new periods")
+    base = champion.config
     old = load_inputs(base)
-    if tracking.run_tag(champion_run, registry.FINGERPRINT_TAG) not in (None, old.fingerprint):
+    if tracking.run_tag(champion.run_id, registry.FINGERPRINT_TAG) not in (None, old.fingerprint):
         raise ConfigError(
             f"the champion's data ({old.source}) changed since it was trained (fingerprint "
             "differs): retrain needs the data the champion learnt from"
@@ -154,8 +176,7 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
     new = validate_panel(read_panel(request.new_data), old.catalog, request.new_data)
     combined = continue_panel(old.panel, new, request.new_data, request.allow_new_districts)
 
-    features = old.catalog.model_features
-    drift = feature_drift(old.panel, new, features)
+    drift = feature_drift(old.panel, new, old.catalog.model_features)
     outcome = outcome_shift(old.panel["incidents"], new["incidents"])
     large = drift.loc[drift["large"], "feature"].tolist()
     if large:
@@ -168,45 +189,35 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         write_geojson(data_dir / "geometry.geojson", old.geometry)
     catalog_path = base.data.catalog or str(DEFAULT_CATALOG)
     config = _challenger_config(
-        base, data_dir, request.overrides, old.geometry is not None, catalog_path, name
+        base, data_dir, request.overrides, old.geometry is not None, catalog_path, champion.name
     )
     progress(f"training the challenger on {combined['period'].nunique()} periods")
-    result = run_training(config, output_dir, progress)
+    return config, old.panel, drift, outcome, large
 
-    # the challenger's own frame: the combined panel with its own adjacency
-    prepared = result.prepared
-    first_unseen = int(period_ordinal(old.panel["period"]).max()) - prepared.horizon + 1
-    scores = _head_to_head(
-        champion,
-        result.predictions,
-        prepared.frame,
-        prepared.features,
-        first_unseen,
-        config.evaluation.top_k,
-    )
+
+def _record_decision(
+    request: RetrainRequest, champion: Champion, challenger, scores: dict
+) -> tuple[dict, dict[str, object]]:
+    """The promotion decision as the retrain record and as tags."""
+    guards = champion.config.tracking.guard_metrics
     promote, reason = registry.decide_promotion(
         request.metric,
         scores["champion"],
         scores["challenger"],
         request.margin,
-        base.tracking.guard_metrics,
+        guards,
         request.force,
     )
-
-    old_version = champion_version
-    new_version = result.summary.model_version
     record = {
         "decision": "promoted" if promote else "kept champion",
         "reason": reason,
         "metric": request.metric,
         "margin": request.margin,
-        "guard_metrics": list(base.tracking.guard_metrics),
-        "champion_version": old_version,
-        "challenger_version": new_version,
-        "challenger_run_id": result.summary.run_id,
+        "guard_metrics": list(guards),
+        "champion_version": champion.version,
+        "challenger_version": challenger.model_version,
+        "challenger_run_id": challenger.run_id,
         "head_to_head": scores,
-        "outcome_shift": outcome,
-        "large_drift": large,
     }
     tags = {
         registry.DECISION_TAG: record["decision"],
@@ -215,11 +226,38 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         registry.CHAMPION_SCORE_TAG: scores["champion"][request.metric],
         registry.CHALLENGER_SCORE_TAG: scores["challenger"][request.metric],
     }
+    return record, tags
+
+
+def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dict:
+    """Check, train, compare and (maybe) promote; returns the decision record."""
+    _check_request(request, output_dir)
+    champion = load_champion(request.model)
+    config, old_panel, drift, outcome, large = _challenger_inputs(
+        request, champion, output_dir, progress
+    )
+    result = run_training(config, output_dir, progress)
+
+    # the challenger's own frame: the combined panel with its own adjacency
+    prepared = result.prepared
+    first_unseen = int(period_ordinal(old_panel["period"]).max()) - prepared.horizon + 1
+    scores = _head_to_head(
+        champion.model,
+        result.predictions,
+        prepared.frame,
+        prepared.features,
+        first_unseen,
+        config.evaluation.top_k,
+    )
+    record, tags = _record_decision(request, champion, result.summary, scores)
+    record.update({"outcome_shift": outcome, "large_drift": large})
+
+    new_version = result.summary.model_version
     tracking.tag_run(result.summary.run_id, tags)
-    for version in filter(None, [old_version, new_version]):
-        tracking.tag_version(name, version, tags)
-    if promote and new_version:
-        tracking.promote(name, new_version)
+    for version in filter(None, [champion.version, new_version]):
+        tracking.tag_version(champion.name, version, tags)
+    if record["decision"] == "promoted" and new_version:
+        tracking.promote(champion.name, new_version)
     files = [
         write_csv(output_dir / "drift.csv", drift),
         write_json(output_dir / "retrain.json", record),
