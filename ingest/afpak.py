@@ -27,8 +27,8 @@ from pathlib import Path
 
 from ingest.countries import AFGHANISTAN, PAKISTAN_POPULATION
 from ingest.events import AFPAK_ACTOR_SETS
-from ingest.outputs import panel_parser, run
-from ingest.panel import BuildSettings, PanelSpec
+from ingest.outputs import panel_parser, run, shared_settings
+from ingest.panel import PanelSpec
 
 CATALOG = Path(__file__).resolve().parents[1] / "features" / "catalogs" / "afpak.toml"
 CONFIG = "experiments/configs/afpak.toml"
@@ -55,15 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = BuildSettings(
-        shared=args.shared,
-        actors=args.actors,
-        max_where_prec=args.max_where_prec,
-        first_year=args.first_year,
-        last_year=args.last_year,
-        drop_bad_rows=args.drop_bad_rows,
-    )
-    return run(SPEC, settings, args.out)
+    return run(SPEC, shared_settings(args), args.out)
 
 
 if __name__ == "__main__":

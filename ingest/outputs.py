@@ -129,3 +129,16 @@ def panel_parser(
         "--drop-bad-rows", action="store_true", help="drop and count malformed events"
     )
     return parser
+
+
+def shared_settings(args: argparse.Namespace, **extra: object) -> BuildSettings:
+    """BuildSettings from the options of `panel_parser`, plus a builder's own (`extra`)."""
+    return BuildSettings(
+        shared=args.shared,
+        actors=args.actors,
+        max_where_prec=args.max_where_prec,
+        first_year=args.first_year,
+        last_year=args.last_year,
+        drop_bad_rows=args.drop_bad_rows,
+        **extra,
+    )

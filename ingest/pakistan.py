@@ -23,8 +23,8 @@ from pathlib import Path
 
 from ingest.countries import PAKISTAN_CENSUS
 from ingest.events import ACTOR_SETS
-from ingest.outputs import panel_parser, run
-from ingest.panel import BuildSettings, PanelSpec
+from ingest.outputs import panel_parser, run, shared_settings
+from ingest.panel import PanelSpec
 
 CATALOG = Path(__file__).resolve().parents[1] / "features" / "catalogs" / "pakistan.toml"
 CONFIG = "experiments/configs/pakistan.toml"
@@ -57,17 +57,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    settings = BuildSettings(
-        shared=args.shared,
-        actors=args.actors,
+    settings = shared_settings(
+        args,
         period=args.period,
-        max_where_prec=args.max_where_prec,
         census=not args.no_census,
         country=not args.no_country,
-        first_year=args.first_year,
-        last_year=args.last_year,
         events=args.events,
-        drop_bad_rows=args.drop_bad_rows,
     )
     return run(SPEC, settings, args.out)
 
