@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from experiments import tracking
+from features.errors import RootcastError
 from reports.__main__ import report_parser, write_report
 from reports.contract import SUMMARY_FILE, RunSummary
 
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="rootcast-report-") as tmp:
         try:
             results = tracking.download_run_results(reference, Path(tmp))
-        except LookupError as exc:
+        except (LookupError, RootcastError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         summary = json.loads((results / SUMMARY_FILE).read_text(encoding="utf-8"))

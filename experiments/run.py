@@ -163,7 +163,7 @@ def explain_target(
     """The explain-and-target stage (when enabled) and the forecast with its intervals,
     highest risk first."""
     forecast, found = final.forecast, None
-    if config.explain.enabled and programs is not None:
+    if programs is not None:  # loaded only when the explain stage is enabled
         settings = InsightSettings(config.model, config.explain, config.targeting)
         truth = _truth_terms(data.inputs, data.frame, data.horizon)
         found = explain_and_target(

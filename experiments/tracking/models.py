@@ -15,7 +15,6 @@ import mlflow
 import pandas as pd
 import skops.io
 import skops.io.exceptions
-from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, infer_signature
 
@@ -26,7 +25,7 @@ from experiments.registry import (
     ModelRef,
     becomes_champion_on_registration,
 )
-from experiments.tracking.store import ABSENT, TrackingError, store_lock, tracking_uri
+from experiments.tracking.store import ABSENT, TrackingError, store_client, store_lock, tracking_uri
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +90,7 @@ def register_model(model_uri: str, name: str) -> tuple[str, bool]:
 
 def run_id_of(ref: ModelRef) -> str:
     """The id of the run that logged the model `ref` names (raises MlflowException)."""
-    client = MlflowClient(tracking_uri())
+    client = store_client()
     if ref.alias:
         return client.get_model_version_by_alias(ref.name, ref.alias).run_id
     if ref.version:
@@ -129,7 +128,7 @@ def load_model(reference: str) -> tuple[object, str]:
 def alias_version(name: str, alias: str) -> str | None:
     """Version number behind `name@alias`, or None when the alias (or model) does not exist."""
     try:
-        return str(MlflowClient(tracking_uri()).get_model_version_by_alias(name, alias).version)
+        return str(store_client().get_model_version_by_alias(name, alias).version)
     except MlflowException as exc:
         if exc.error_code in ABSENT:  # other failures (e.g. no server) must not read as absent
             return None
@@ -138,11 +137,11 @@ def alias_version(name: str, alias: str) -> str | None:
 
 def version_run_id(name: str, version: str) -> str:
     """The id of the run that logged `name` version `version`."""
-    return MlflowClient(tracking_uri()).get_model_version(name, version).run_id
+    return store_client().get_model_version(name, version).run_id
 
 
 def set_alias(name: str, alias: str, version: str) -> None:
-    MlflowClient(tracking_uri()).set_registered_model_alias(name, alias, version)
+    store_client().set_registered_model_alias(name, alias, version)
 
 
 def promote(name: str, version: str) -> None:
@@ -167,6 +166,6 @@ def swap_champion_and_previous(name: str) -> tuple[str, str] | None:
 
 
 def tag_version(name: str, version: str, tags: dict[str, str]) -> None:
-    client = MlflowClient(tracking_uri())
+    client = store_client()
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, str(value))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-from mlflow import MlflowClient
 from mlflow.data.code_dataset_source import CodeDatasetSource
 from mlflow.exceptions import MlflowException
 
@@ -22,7 +21,7 @@ from experiments.registry import (
     ModelRef,
 )
 from experiments.tracking.models import run_id_of
-from experiments.tracking.store import _experiment_id, end_stale_runs, tracking_uri
+from experiments.tracking.store import _experiment_id, end_stale_runs, store_client, tracking_uri
 from reports.contract import SUMMARY_FILE
 
 
@@ -109,18 +108,18 @@ def load_run_config(run_id: str) -> dict:
 
 
 def run_tag(run_id: str, key: str) -> str | None:
-    return MlflowClient(tracking_uri()).get_run(run_id).data.tags.get(key)
+    return store_client().get_run(run_id).data.tags.get(key)
 
 
 def tag_run(run_id: str, tags: dict[str, str]) -> None:
-    client = MlflowClient(tracking_uri())
+    client = store_client()
     for key, value in tags.items():
         client.set_tag(run_id, key, str(value))
 
 
 def log_to_run(run_id: str, metrics: dict[str, float], files: list[Path]) -> None:
     """Add metrics and artifact files to a finished run."""
-    client = MlflowClient(tracking_uri())
+    client = store_client()
     for key, value in metrics.items():
         if pd.notna(value):
             client.log_metric(run_id, key, float(value))
@@ -135,7 +134,7 @@ def download_run_results(run_id_or_model_ref: str, dest: Path) -> Path:
 
     Raises LookupError when the run or model is unknown, or the run logged no summary.json.
     """
-    client = MlflowClient(tracking_uri())
+    client = store_client()
     try:
         run_id = run_id_of(ModelRef.parse(run_id_or_model_ref))
         files = [f.path for f in client.list_artifacts(run_id) if not f.is_dir]

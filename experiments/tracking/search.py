@@ -7,13 +7,12 @@ from contextlib import contextmanager
 
 import mlflow
 import pandas as pd
-from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from experiments.registry import (
     PARENT_TAG,
 )
-from experiments.tracking.store import tracking_uri
+from experiments.tracking.store import store_client, tracking_uri
 
 # --- Comparing runs and hyper-parameter search (nested runs) ---
 
@@ -26,7 +25,7 @@ def search_runs_frame(experiment: str, filter_string: str = "") -> pd.DataFrame:
     Raises LookupError for an unknown experiment or a malformed filter.
     """
     mlflow.set_tracking_uri(tracking_uri())
-    found = MlflowClient(tracking_uri()).get_experiment_by_name(experiment)
+    found = store_client().get_experiment_by_name(experiment)
     if found is None:
         raise LookupError(f"experiment {experiment!r} not found in {tracking_uri()}")
     try:
@@ -43,7 +42,7 @@ def search_runs_frame(experiment: str, filter_string: str = "") -> pd.DataFrame:
 def run_model_versions(run_ids: list[str]) -> pd.DataFrame:
     """Registered model versions logged by `run_ids`: columns run_id, model, version and
     aliases (comma-separated, e.g. "champion" or "previous"; "" when none)."""
-    client = MlflowClient(tracking_uri())
+    client = store_client()
     versions = []
     for start in range(0, len(run_ids), 50):  # keeps each filter string short
         quoted = ", ".join(f"'{r}'" for r in run_ids[start : start + 50])
@@ -88,4 +87,4 @@ def log_run_params(params: dict[str, object]) -> None:
 def attach_to_parent(run_id: str, parent_run_id: str) -> None:
     """Show a finished run as a child of `parent_run_id` (MLflow's parent tag), e.g. the
     training run a hyper-parameter search chose, beside the search's trials."""
-    MlflowClient(tracking_uri()).set_tag(run_id, PARENT_TAG, parent_run_id)
+    store_client().set_tag(run_id, PARENT_TAG, parent_run_id)

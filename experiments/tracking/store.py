@@ -68,7 +68,7 @@ def store_lock() -> Iterator[None]:
 _READY: set[str] = set()
 
 
-def _client() -> MlflowClient:
+def store_client() -> MlflowClient:
     """A client of the store, created and migrated once under the store lock, so several
     processes starting on a new SQLite store do not race to create its tables."""
     uri = tracking_uri()
@@ -88,7 +88,7 @@ def check_experiment(name: str) -> None:
     db = _sqlite_path()
     if db is not None and not db.exists():
         return  # a new store has no experiments yet, deleted or not
-    found = _client().get_experiment_by_name(name)
+    found = store_client().get_experiment_by_name(name)
     if found is not None and found.lifecycle_stage == "deleted":
         raise TrackingError(
             f"experiment {name!r} was deleted in {tracking_uri()}: restore it (mlflow "
@@ -97,7 +97,7 @@ def check_experiment(name: str) -> None:
 
 
 def _experiment_id(name: str) -> str:
-    client = _client()
+    client = store_client()
     with store_lock():
         found = client.get_experiment_by_name(name)
         if found is not None:
@@ -108,7 +108,7 @@ def _experiment_id(name: str) -> str:
 def end_stale_runs(experiment_id: str) -> list[str]:
     """Runs of this tool left RUNNING by a process of this machine that no longer exists
     (killed) are ended as KILLED. Returns their ids."""
-    client, host = _client(), socket.gethostname()
+    client, host = store_client(), socket.gethostname()
     stale = []
     for run in client.search_runs([experiment_id], "attributes.status = 'RUNNING'"):
         tags = run.data.tags
