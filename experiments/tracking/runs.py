@@ -21,7 +21,13 @@ from experiments.registry import (
     ModelRef,
 )
 from experiments.tracking.models import run_id_of
-from experiments.tracking.store import _experiment_id, end_stale_runs, store_client, tracking_uri
+from experiments.tracking.store import (
+    _experiment_id,
+    end_stale_runs,
+    store_client,
+    store_lock,
+    tracking_uri,
+)
 from reports.contract import SUMMARY_FILE
 
 
@@ -70,7 +76,16 @@ def log_dataset(panel: pd.DataFrame, name: str, source: str, digest: str) -> Non
         dataset = mlflow.data.from_pandas(
             panel, source=origin, name=name, targets="incidents", digest=digest
         )
-        mlflow.log_input(dataset, context="training")
+        # MLflow gets-or-creates the dataset row without a lock: runs logging the same data
+        # at once collide on its unique key. Under the store lock one creates it, the others
+        # find it; a server store gets one retry, which then finds it.
+        with store_lock():
+            try:
+                mlflow.log_input(dataset, context="training")
+            except MlflowException as exc:
+                if "UNIQUE constraint" not in str(exc) and "Duplicate entry" not in str(exc):
+                    raise
+                mlflow.log_input(dataset, context="training")
     mlflow.set_tag(FINGERPRINT_TAG, digest)
 
 
