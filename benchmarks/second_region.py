@@ -6,7 +6,7 @@ What differs from the embedded region, and why:
 
 - Map: fewer, larger districts (300 by default, ~4,000 km² each, vs 600 of ~1,500 km²) as
   Voronoi cells in an irregular star-shaped outline, not a warped square grid, so districts
-  have 3 to 10+ neighbours; 2 countries (not 4) split by a wavy line. Periods are years.
+  have 2 to ~9 neighbours; 2 countries (not 4) split by a wavy line. Periods are years.
 - Rarer events: ~5-8 % of district-years have an incident (vs ~13-20 %), and counts are
   over-dispersed (gamma-Poisson, not Poisson).
 - Strong persistent district heterogeneity: a random district effect (sd 1, plus a few hot

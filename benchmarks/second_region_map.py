@@ -1,7 +1,7 @@
 """Map of the second synthetic region: Voronoi districts in an irregular outline, 2 countries.
 
 Districts are Voronoi cells of Lloyd-relaxed random points, clipped to a star-shaped outline,
-so they have irregular shapes and 2 to 10 neighbours (no grid); neighbouring cells share
+so they have irregular shapes and 2 to ~9 neighbours (no grid); neighbouring cells share
 edges exactly. A wavy line splits the region into two countries; provinces (admin1) are the
 nearest of a few seeds inside each country. The region sits in the open southern Indian
 Ocean, so it cannot be mistaken for a real place.

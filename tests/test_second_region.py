@@ -34,7 +34,8 @@ def test_files_are_valid_user_inputs(tmp_path: Path) -> None:
     programs = load_programs(paths["programs"], catalog)
     assert NAIVE_PROGRAM in programs.programs
     truth = pd.read_parquet(paths["truth"])
-    assert len(truth) == len(panel)
+    keys = ["district_id", "period"]
+    assert truth[keys].astype(str).equals(panel[keys].astype(str))
     assert ((truth["oracle_prob"] > 0) & (truth["oracle_prob"] < 1)).all()
 
 
