@@ -129,7 +129,8 @@ def train_main(argv: list[str]) -> int:
     # Imported here so `--help` answers fast.
     from experiments.cli import progress_printer
     from experiments.config import load_config, to_toml
-    from experiments.run import metrics_table, run_training
+    from experiments.run import run_training
+    from experiments.terminal import metrics_table, selection_lines
 
     try:
         config = load_config(args.config, _overrides(args))
@@ -156,6 +157,8 @@ def train_main(argv: list[str]) -> int:
         f"{' — SYNTHETIC' if s.data.synthetic else ''})"
     )
     print(metrics_table(result.scores))
+    if s.selection:
+        print(selection_lines(s.selection))
     line = f"\nMLflow run {s.run_id}"
     if s.model_version:
         line += f"; registered {s.registered_model} version {s.model_version}"

@@ -27,11 +27,11 @@ from experiments.registry import (
 )
 from features.errors import RootcastError
 from models.evaluate import METRICS
-from models.pipeline import BASELINES, MAIN_MODEL
+from models.pipeline import BASELINES, COMPONENTS, MAIN_MODEL
 from reports.contract import ORACLE
 
 DEFAULT_METRICS = ("roc_auc", "aupr", "brier")
-MODEL_ORDER = [MAIN_MODEL, *BASELINES, ORACLE]
+MODEL_ORDER = [MAIN_MODEL, *COMPONENTS, *BASELINES, ORACLE]
 KEY_PARAMS = {
     "model.xgboost.max_depth": "max_depth",
     "model.xgboost.n_estimators": "n_estimators",

@@ -65,7 +65,7 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
             "method": request.method or t.method,
         }
     )
-    shap_values = explain.tree_shap(model, forecast[features])
+    shap_values = explain.contributions(model, forecast[features], features)
     plan = plan_programs([model], frame, features, shap_values, programs, settings)
     plan_table = contract.TABLES_BY_KEY["plan"]
     write_csv(output_dir / plan_table.file, contract.check_table(plan_table.key, plan))

@@ -37,7 +37,10 @@ CHALLENGER_SCORE_TAG = "promotion.challenger_score"
 # Types a registered model may hold beyond scikit-learn's and numpy's own (which skops trusts):
 # loading pins this list, never the one stored inside an artifact.
 TRUSTED_MODEL_TYPES = (
+    "models.pipeline.HistoricalRateClassifier",
     "models.pipeline.PeriodCalibratedClassifier",
+    "models.pipeline.PersistenceClassifier",
+    "models.stack.StackedClassifier",
     "xgboost.core.Booster",
     "xgboost.sklearn.XGBClassifier",
 )

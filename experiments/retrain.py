@@ -34,7 +34,6 @@ from features.writers import (
 )
 from models.drift import PSI_WARNING, feature_drift, outcome_shift
 from models.evaluate import REFERENCE_MODEL, forecast_scores
-from models.pipeline import MAIN_MODEL
 
 CHAMPION, PREVIOUS = registry.CHAMPION, registry.PREVIOUS
 log = logging.getLogger(__name__)
@@ -95,8 +94,10 @@ def _head_to_head(
     features: list[str],
     first_unseen: int,
     k: int,
+    challenger: str,
 ) -> dict:
-    """Scores of champion and challenger on held-out rows of periods >= first_unseen."""
+    """Scores of the champion and of the challenger run's registered model (its predictions
+    column `challenger`) on held-out rows of periods >= first_unseen."""
     rows = predictions[predictions[PERIOD_INDEX] >= first_unseen]
     if rows.empty:
         raise ConfigError(
@@ -111,7 +112,7 @@ def _head_to_head(
         "rows": int(len(rows)),
         "periods": sorted(str(p) for p in rows["period"].unique()),
         "champion": forecast_scores(y, champion_p, groups, k, reference),
-        "challenger": forecast_scores(y, rows[MAIN_MODEL].to_numpy(), groups, k, reference),
+        "challenger": forecast_scores(y, rows[challenger].to_numpy(), groups, k, reference),
     }
 
 
@@ -248,6 +249,7 @@ def retrain(request: RetrainRequest, output_dir: Path, progress=log.info) -> dic
         prepared.features,
         first_unseen,
         config.evaluation.top_k,
+        result.summary.main_model,
     )
     record, tags = _record_decision(request, champion, result.summary, scores)
     record.update({"outcome_shift": outcome, "large_drift": large})

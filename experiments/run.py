@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
@@ -38,10 +37,12 @@ from features.writers import (
     write_json,
     write_parquet,
 )
-from models.evaluate import score_predictions
+from models.evaluate import paired_bootstrap, score_predictions
 from models.explain import CAVEAT
 from models.insight import Insight, InsightSettings, explain_and_target, forecast_rows
 from models.pipeline import BASELINES, MAIN_MODEL, fit_model, model_zoo
+from models.selection import Selection, select_model
+from models.stack import StackedClassifier
 from models.targeting import DEFAULT_PROGRAMS, ProgramCatalog, load_programs
 from models.validate import cross_validated_predictions
 from reports import contract
@@ -73,11 +74,15 @@ class Loaded:
 
 @dataclass(frozen=True)
 class Evaluation:
-    """The model zoo, every model's held-out predictions (rolling origin) and their scores."""
+    """The model zoo, every model's held-out predictions (rolling origin), their scores, the
+    model the run registers (`selection`) and the paired district bootstrap of the main
+    model against the best baseline (`comparison`)."""
 
     zoo: dict[str, BaseEstimator]
     predictions: pd.DataFrame
     scores: pd.DataFrame
+    selection: Selection
+    comparison: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -134,15 +139,20 @@ def evaluate(
             "there (n/a); more districts or other folds give a fairer test",
             ", ".join(map(str, one_outcome)),
         )
-    return Evaluation(zoo, predictions, scores)
+    selection = select_model(scores, MAIN_MODEL, BASELINES)
+    comparison = paired_bootstrap(
+        predictions, MAIN_MODEL, selection.best_baseline, seed=config.model.seed
+    )
+    progress(selection.sentence())
+    return Evaluation(zoo, predictions, scores, selection, comparison)
 
 
 def fit_final(evaluation: Evaluation, data: PreparedData) -> FinalModel:
-    """Refit the main model on every labelled period; forecast the latest period."""
+    """Refit the selected model on every labelled period; forecast the latest period."""
     frame, features = data.frame, data.features
     labelled = frame[TARGET].notna()
     model = fit_model(
-        clone(evaluation.zoo[MAIN_MODEL]),
+        clone(evaluation.zoo[evaluation.selection.chosen]),
         frame.loc[labelled, features],
         frame.loc[labelled, TARGET].to_numpy(),
         frame.loc[labelled, PERIOD_INDEX].to_numpy(),
@@ -272,7 +282,7 @@ def run_training(
     progress("fitting the final model on all labelled periods")
     final = fit_final(evaluation, data)
     found, forecast = explain_target(config, data, final, loaded.programs, progress)
-    summary = summarise(config, data, evaluation.scores, found)
+    summary = summarise(config, data, evaluation, final, found)
     staging = staging_dir(output_dir)
     try:
         files = persist(staging, config, data, evaluation, forecast, found, loaded.programs)
@@ -326,7 +336,11 @@ def pooled_metrics(scores: pd.DataFrame) -> dict[str, dict[str, float | None]]:
 
 
 def summarise(
-    config: ExperimentConfig, data: PreparedData, scores: pd.DataFrame, found: Insight | None
+    config: ExperimentConfig,
+    data: PreparedData,
+    evaluation: Evaluation,
+    final: FinalModel,
+    found: Insight | None,
 ) -> RunSummary:
     """The run's summary before logging (MLflow identifiers are filled in by `log_run`)."""
     frame, inputs = data.frame, data.inputs
@@ -349,12 +363,19 @@ def summarise(
             for f in data.folds
         ],
         features=data.features,
-        metrics=pooled_metrics(scores),
+        metrics=pooled_metrics(evaluation.scores),
         forecast_period=str(frame.loc[latest, "period"].iloc[0]),
         evaluation={"top_k": config.evaluation.top_k},
         created=datetime.now(UTC).isoformat(timespec="seconds"),
-        main_model=MAIN_MODEL,
+        main_model=evaluation.selection.chosen,
         baselines=list(BASELINES),
+        selection={
+            **evaluation.selection.to_dict(),
+            "bootstrap": evaluation.comparison,
+            "weights": final.model.weights()
+            if isinstance(final.model, StackedClassifier)
+            else None,
+        },
     )
     if found is not None:
         summary.explain = {"caveat": CAVEAT, **found.metrics}
@@ -367,9 +388,3 @@ def summarise(
             "max_per_district": t.max_per_district,
         }
     return summary
-
-
-def metrics_table(scores: pd.DataFrame) -> str:
-    """Pooled metrics of every model as an aligned text table (models as rows)."""
-    pooled = scores[scores["fold"] == "pooled"].drop(columns="fold").set_index("model")
-    return pooled.to_string(float_format=lambda v: f"{v:.3f}" if np.isfinite(v) else "n/a")

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from features.build import TARGET
+
 REFERENCE_MODEL = "historical_rate"  # Brier skill is measured against this baseline
 METRICS = [
     "roc_auc",
@@ -94,3 +96,49 @@ def score_predictions(
             scores = forecast_scores(y, part[model].to_numpy(), groups, k, reference)
             rows.append({"model": model, "fold": fold, **scores})
     return pd.DataFrame(rows)
+
+
+def paired_bootstrap(
+    predictions: pd.DataFrame,
+    model: str,
+    reference: str,
+    n_boot: int = 1000,
+    seed: int = 0,
+    level: float = 0.9,
+) -> dict[str, float]:
+    """Interval of the pooled AUPR and Brier differences `model - reference`, resampling
+    districts with replacement (all held-out rows of a district together, so the interval
+    respects that a district's periods are not independent). Returns the point differences
+    and the `level` interval bounds: `aupr_diff`, `aupr_low`, `aupr_high`, `brier_diff`, ..."""
+    y = predictions[TARGET].to_numpy().astype(int)
+    a, b = predictions[model].to_numpy(float), predictions[reference].to_numpy(float)
+    codes, _ = pd.factorize(predictions["district_id"])
+    rng = np.random.default_rng(seed)
+    n_districts = codes.max() + 1
+
+    def differences(weight: np.ndarray | None) -> tuple[float, float]:
+        aupr = average_precision_score(y, a, sample_weight=weight) - average_precision_score(
+            y, b, sample_weight=weight
+        )
+        brier = np.average((a - y) ** 2 - (b - y) ** 2, weights=weight)
+        return float(aupr), float(brier)
+
+    draws = []
+    for _ in range(n_boot):
+        weight = np.bincount(rng.integers(0, n_districts, n_districts), minlength=n_districts)
+        weight = weight[codes].astype(float)
+        if y[weight > 0].min() == y[weight > 0].max():
+            continue  # a sample with one outcome has no AUPR
+        draws.append(differences(weight))
+    tail = (1 - level) / 2
+    low, high = np.quantile(np.array(draws), [tail, 1 - tail], axis=0)
+    aupr, brier = differences(None)
+    return {
+        "aupr_diff": aupr,
+        "aupr_low": float(low[0]),
+        "aupr_high": float(high[0]),
+        "brier_diff": brier,
+        "brier_low": float(low[1]),
+        "brier_high": float(high[1]),
+        "n_boot": float(len(draws)),
+    }

@@ -1,8 +1,11 @@
-"""SHAP explanations of the xgboost pipeline with xgboost's native TreeSHAP.
+"""Exact additive explanations (SHAP values) of every model the run may register.
 
-Values are in log-odds (margin) of the uncalibrated booster; calibration is monotone, so the
-ranking of drivers is that of the calibrated forecast. They show what the model associates
-with risk, not proven causes.
+`contributions` dispatches on the model: xgboost's native TreeSHAP for tree models (log-odds
+of the uncalibrated booster; calibration is monotone, so the ranking of drivers is that of the
+calibrated forecast), exact linear terms for the logistic model, the one feature a historical
+rate or persistence baseline reads, and for the stack the weighted sum of its members'
+attributions, which is exact in the stack's own (calibrated) log-odds. They show what the
+model associates with risk, not proven causes.
 """
 
 from __future__ import annotations
@@ -15,7 +18,13 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from features.catalog import FeatureCatalog
-from models.pipeline import PeriodCalibratedClassifier
+from models.pipeline import (
+    HistoricalRateClassifier,
+    PeriodCalibratedClassifier,
+    PersistenceClassifier,
+)
+from models.probability import logit
+from models.stack import StackedClassifier
 
 BASE = "base_value"
 ADDITIVITY_TOLERANCE = 1e-3
@@ -29,11 +38,19 @@ class ExplanationError(RuntimeError):
     """SHAP values do not add up to the model's margin, or the model cannot be explained."""
 
 
+def _xgboost_pipeline(model) -> Pipeline | None:
+    """The fitted xgboost pipeline inside `model` (itself, or under calibration), else None."""
+    inner = model.estimator_ if isinstance(model, PeriodCalibratedClassifier) else model
+    if isinstance(inner, Pipeline) and isinstance(inner.steps[-1][1], xgb.XGBClassifier):
+        return inner
+    return None
+
+
 def _booster_and_inputs(model, X: pd.DataFrame) -> tuple[xgb.Booster, pd.DataFrame]:
     """The fitted booster and the frame it sees, unwrapping calibration and the pipeline."""
-    inner = model.estimator_ if isinstance(model, PeriodCalibratedClassifier) else model
-    if not isinstance(inner, Pipeline) or not isinstance(inner.steps[-1][1], xgb.XGBClassifier):
-        raise ExplanationError(f"TreeSHAP needs an xgboost pipeline, got {type(inner).__name__}")
+    inner = _xgboost_pipeline(model)
+    if inner is None:
+        raise ExplanationError(f"TreeSHAP needs an xgboost pipeline, got {type(model).__name__}")
     transformed = inner[:-1].transform(X)
     unknown = [c for c in transformed.columns if c not in X.columns]
     if unknown:
@@ -78,11 +95,84 @@ def linear_shap(model: Pipeline, X: pd.DataFrame, background: pd.DataFrame) -> p
     return frame
 
 
+def linear_terms(model: Pipeline, X: pd.DataFrame) -> pd.DataFrame:
+    """Exact attributions of the logistic pipeline: coefficient x standardised value per
+    column (the scaler centres on the training rows, so the reference is their mean), the
+    intercept as base. A missing-value indicator's term counts for its feature."""
+    if not isinstance(model, Pipeline) or not isinstance(model.steps[-1][1], LogisticRegression):
+        raise ExplanationError(f"linear terms need the logistic pipeline, got {type(model)}")
+    names = [str(n).removeprefix("missingindicator_") for n in model[:-1].get_feature_names_out()]
+    values = np.asarray(model[:-1].transform(X), dtype=float) * model.steps[-1][1].coef_[0]
+    frame = pd.DataFrame(values, index=X.index, columns=names).T.groupby(level=0, sort=False)
+    frame = frame.sum().T
+    frame[BASE] = float(model.steps[-1][1].intercept_[0])
+    return frame
+
+
+def _single_column(X: pd.DataFrame, column: str, terms: np.ndarray, base: float) -> pd.DataFrame:
+    frame = pd.DataFrame({column: terms}, index=X.index)
+    frame[BASE] = base
+    return frame
+
+
+def _own_contributions(model, X: pd.DataFrame) -> pd.DataFrame:
+    """Attributions of one non-stacked model, in its own log-odds (see the module doc)."""
+    if _xgboost_pipeline(model) is not None:
+        return tree_shap(model, X)
+    if isinstance(model, Pipeline) and isinstance(model.steps[-1][1], LogisticRegression):
+        return linear_terms(model, X)
+    if isinstance(model, HistoricalRateClassifier):
+        z = logit(X[model.column].to_numpy())
+        return _single_column(X, model.column, z - model.center_, model.center_)
+    if isinstance(model, PersistenceClassifier):
+        quiet, active = logit(np.array([model.rate_if_quiet_, model.rate_if_active_]))
+        state = (X[model.column].to_numpy() > 0).astype(float)
+        return _single_column(X, model.column, state * (active - quiet), float(quiet))
+    raise ExplanationError(f"no attribution method for {type(model).__name__}")
+
+
+def contributions(
+    model, X: pd.DataFrame, features: list[str], tolerance: float = ADDITIVITY_TOLERANCE
+) -> pd.DataFrame:
+    """Attribution of every feature in `features` (0 for those the model does not read) for
+    every row of X, plus `base_value`; rows keep X's index. For a stack the values sum to its
+    log-odds (checked: ExplanationError when they miss by more than `tolerance`)."""
+    columns = [*features, BASE]
+    if not isinstance(model, StackedClassifier):
+        return _own_contributions(model, X).reindex(columns=columns, fill_value=0.0)
+    total = pd.DataFrame(0.0, index=X.index, columns=columns)
+    total[BASE] = model.intercept_
+    for member, weight in zip(model.members_.values(), model.weights_, strict=True):
+        if weight > 0:
+            part = _own_contributions(member, X).reindex(columns=columns, fill_value=0.0)
+            total += weight * part
+    gap = np.abs(total.sum(axis=1).to_numpy() - model.decision_function(X))
+    if gap.size and gap.max() > tolerance:
+        raise ExplanationError(f"stack attributions miss its log-odds by up to {gap.max():.2e}")
+    return total
+
+
+def _tree_part(model) -> tuple[object, float] | None:
+    """The model's xgboost part and its weight in the model's log-odds, if it has one."""
+    if isinstance(model, StackedClassifier):
+        for member, weight in zip(model.members_.values(), model.weights_, strict=True):
+            if weight > 0 and _xgboost_pipeline(member) is not None:
+                return member, float(weight)
+        return None
+    return (model, 1.0) if _xgboost_pipeline(model) is not None else None
+
+
 def shap_interactions(model, X: pd.DataFrame, top: int = 10) -> pd.DataFrame:
-    """Top feature pairs by mean |SHAP interaction value| (xgboost `pred_interactions`)."""
-    booster, inputs = _booster_and_inputs(model, X)
+    """Top feature pairs by mean |SHAP interaction value| of the model's xgboost part
+    (xgboost `pred_interactions`, times the part's weight in a stack); no rows when the model
+    has no tree part (a linear model's features do not interact)."""
+    part = _tree_part(model)
+    if part is None:
+        return pd.DataFrame(columns=["feature_a", "feature_b", "mean_abs_interaction"])
+    booster, inputs = _booster_and_inputs(part[0], X)
     values = booster.predict(xgb.DMatrix(inputs), pred_interactions=True)[:, :-1, :-1]
-    strength = np.abs(values).mean(axis=0) * 2  # the pair's effect is split over (i,j), (j,i)
+    # the pair's effect is split over (i,j) and (j,i)
+    strength = np.abs(values).mean(axis=0) * 2 * part[1]
     i, j = np.triu_indices(strength.shape[0], k=1)
     names = inputs.columns.to_numpy()
     pairs = pd.DataFrame(

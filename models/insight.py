@@ -12,26 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator
 
 from features.build import PERIOD_INDEX, TARGET
 from features.catalog import FeatureCatalog
 from features.splits import Fold
 from models import explain, targeting, truth
-from models.pipeline import PeriodCalibratedClassifier, logistic_pipeline, xgboost_pipeline
-from models.settings import ExplainSettings, ModelSettings, TargetingSettings, XGBoostSettings
-
-
-class SharedCalibration(ClassifierMixin, BaseEstimator):
-    """An ensemble member's raw forecast passed through the main model's calibrator, so
-    member spreads are on the same calibrated scale (a cheap alternative to recalibrating)."""
-
-    def __init__(self, member, calibrated: PeriodCalibratedClassifier):
-        self.member = member
-        self.calibrated = calibrated
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        return self.calibrated.calibrate(self.member.predict_proba(X)[:, 1])
+from models.pipeline import logistic_pipeline, refit_like
+from models.settings import ExplainSettings, ModelSettings, TargetingSettings
 
 
 @dataclass
@@ -45,15 +33,16 @@ class Insight:
 
 
 def bootstrap_members(
+    final: BaseEstimator,
     X: pd.DataFrame,
     y: np.ndarray,
+    periods: np.ndarray,
     districts: pd.Series,
-    features: list[str],
-    settings: XGBoostSettings,
     seed: int,
     n_members: int,
 ) -> list:
-    """Refits of the uncalibrated pipeline on district-bootstrap samples, each its own seed."""
+    """Refits of the final model on district-bootstrap samples (`refit_like`: a stack keeps
+    its weights, a calibrated model its calibrator), each with its own seed."""
     rng = np.random.default_rng(seed)
     unique = districts.unique()
     members = []
@@ -62,25 +51,17 @@ def bootstrap_members(
         counts = pd.Series(sample).value_counts()
         weight = districts.map(counts).fillna(0).to_numpy()
         rows = np.repeat(np.arange(len(X)), weight.astype(int))
-        members.append(
-            xgboost_pipeline(features, settings, seed + k + 1).fit(X.iloc[rows], y[rows])
-        )
+        members.append(refit_like(final, X.iloc[rows], y[rows], periods[rows], seed + k + 1))
     return members
 
 
 def fold_members(
-    frame: pd.DataFrame,
-    folds: list[Fold],
-    features: list[str],
-    settings: XGBoostSettings,
-    seed: int,
+    final: BaseEstimator, frame: pd.DataFrame, folds: list[Fold], features: list[str], seed: int
 ) -> list:
-    """The uncalibrated pipeline refitted on each rolling-origin fold's training rows."""
-    X, y = frame[features], frame[TARGET].to_numpy()
+    """The final model refitted (`refit_like`) on each rolling-origin fold's training rows."""
+    X, y, periods = frame[features], frame[TARGET].to_numpy(), frame[PERIOD_INDEX].to_numpy()
     return [
-        xgboost_pipeline(features, settings, seed).fit(
-            X.iloc[f.train_index], y[f.train_index].astype(int)
-        )
+        refit_like(final, X.iloc[f.train_index], y[f.train_index], periods[f.train_index], seed)
         for f in folds
     ]
 
@@ -125,11 +106,11 @@ def explain_rows(
     frame: pd.DataFrame,
     catalog: FeatureCatalog,
     folds: list[Fold],
-    final: PeriodCalibratedClassifier,
+    final: BaseEstimator,
     settings: InsightSettings,
     out: Insight,
 ) -> Explained:
-    """TreeSHAP of the main model on the forecast and held-out periods (global, domain,
+    """SHAP of the final model on the forecast and held-out periods (global, domain,
     per-district and interaction tables) and the logistic baseline's linear SHAP."""
     features = catalog.model_features
     labelled = frame[TARGET].notna()
@@ -138,7 +119,7 @@ def explain_rows(
     explained = frame[latest | held_out]
     forecast = frame[latest].reset_index(drop=True)
 
-    shap_all = explain.tree_shap(final, explained[features])
+    shap_all = explain.contributions(final, explained[features], features)
     shap_forecast = shap_all.loc[latest[latest | held_out].to_numpy()].reset_index(drop=True)
     importance = explain.global_importance(shap_all, catalog)
     out.tables["shap_global"] = importance
@@ -162,7 +143,7 @@ def refit_ensemble(
     frame: pd.DataFrame,
     catalog: FeatureCatalog,
     folds: list[Fold],
-    final: PeriodCalibratedClassifier,
+    final: BaseEstimator,
     settings: InsightSettings,
     seen: Explained,
     out: Insight,
@@ -171,19 +152,19 @@ def refit_ensemble(
     district profiles. Returns the ensemble (main model first) and its forecast risks."""
     features = catalog.model_features
     labelled = frame[TARGET].notna()
-    xgb, seed = settings.model.xgboost, settings.model.seed
+    seed = settings.model.seed
     members = bootstrap_members(
+        final,
         frame.loc[labelled, features],
         frame.loc[labelled, TARGET].to_numpy().astype(int),
+        frame.loc[labelled, PERIOD_INDEX].to_numpy(),
         frame.loc[labelled, "district_id"],
-        features,
-        xgb,
         seed,
         settings.explain.n_bootstrap,
     )
     forecast = seen.forecast
-    refits = members + fold_members(frame, folds, features, xgb, seed)
-    refit_shap = [explain.tree_shap(m, forecast[features]) for m in refits]
+    refits = members + fold_members(final, frame, folds, features, seed)
+    refit_shap = [explain.contributions(m, forecast[features], features) for m in refits]
     stability = explain.importance_stability(
         [
             explain.global_importance(s, catalog).set_index("feature")["mean_abs_shap"]
@@ -194,7 +175,7 @@ def refit_ensemble(
     out.metrics["explain.importance_mean_spearman"] = stability.attrs["mean_spearman"]
     out.metrics["explain.unstable_features"] = float(stability["unstable"].sum())
 
-    ensemble = [final] + [SharedCalibration(m, final) for m in members]
+    ensemble = [final, *members]
     risk = np.vstack([m.predict_proba(forecast[features])[:, 1] for m in ensemble])
     profiles = explain.district_profiles(seen.shap_forecast, forecast, catalog)
     profiles.insert(2, "risk", risk[0])
@@ -265,7 +246,7 @@ def explain_and_target(
     frame: pd.DataFrame,
     catalog: FeatureCatalog,
     folds: list[Fold],
-    final: PeriodCalibratedClassifier,
+    final: BaseEstimator,
     settings: InsightSettings,
     programs: targeting.ProgramCatalog,
     synthetic_truth: pd.DataFrame | None = None,
@@ -275,7 +256,7 @@ def explain_and_target(
     intervals, program benefits and the budgeted plan; truth checks when truth is given
     (`synthetic_truth`: true driver terms aligned with `frame`'s rows)."""
     out = Insight()
-    progress("explaining: TreeSHAP on the forecast and held-out periods")
+    progress("explaining: SHAP on the forecast and held-out periods")
     seen = explain_rows(frame, catalog, folds, final, settings, out)
     progress(
         f"stability and intervals: {len(folds)} fold refits, "

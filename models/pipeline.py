@@ -1,4 +1,4 @@
-"""Model factories: the baselines every model must beat, and the xgboost pipeline.
+"""Model factories: the baselines every model must beat, the xgboost pipeline, the stack.
 
 Every model is a scikit-learn classifier taking the model frame's feature columns (a
 DataFrame) and returning P(target = 1) from `predict_proba(X)[:, 1]`. Models that need
@@ -21,14 +21,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 from xgboost import XGBClassifier
 
+from models.probability import logit, two_columns
 from models.settings import ModelSettings, XGBoostSettings
-
-PROB_FLOOR = 1e-4  # keeps log loss finite when a calibrator outputs 0 or 1
-
-
-def _two_columns(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), PROB_FLOOR, 1 - PROB_FLOOR)
-    return np.column_stack([1 - p, p])
+from models.stack import StackedClassifier
 
 
 class HistoricalRateClassifier(ClassifierMixin, BaseEstimator):
@@ -38,12 +33,14 @@ class HistoricalRateClassifier(ClassifierMixin, BaseEstimator):
         self.column = column
 
     def fit(self, X: pd.DataFrame, y: np.ndarray, **_: object) -> HistoricalRateClassifier:
+        # the mean training log-odds: the reference its attributions are measured from
+        self.center_ = float(np.mean(logit(X[self.column].to_numpy())))
         self.classes_ = np.array([0, 1])
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "classes_")
-        return _two_columns(X[self.column].to_numpy())
+        return two_columns(X[self.column].to_numpy())
 
 
 class PersistenceClassifier(ClassifierMixin, BaseEstimator):
@@ -65,7 +62,7 @@ class PersistenceClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "rate_if_active_")
         state = X[self.column].to_numpy() > 0
-        return _two_columns(np.where(state, self.rate_if_active_, self.rate_if_quiet_))
+        return two_columns(np.where(state, self.rate_if_active_, self.rate_if_quiet_))
 
 
 class PeriodCalibratedClassifier(ClassifierMixin, BaseEstimator):
@@ -123,24 +120,19 @@ class PeriodCalibratedClassifier(ClassifierMixin, BaseEstimator):
             return IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
                 scores, labels
             )
-        return LogisticRegression().fit(_logit(scores)[:, None], labels)
+        return LogisticRegression().fit(logit(scores)[:, None], labels)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """Map raw probabilities through the fitted calibrator: (n,) -> (n, 2)."""
         if self.calibrator_ is None:
-            return _two_columns(raw)
+            return two_columns(raw)
         if isinstance(self.calibrator_, IsotonicRegression):
-            return _two_columns(self.calibrator_.predict(raw))
-        return _two_columns(self.calibrator_.predict_proba(_logit(raw)[:, None])[:, 1])
+            return two_columns(self.calibrator_.predict(raw))
+        return two_columns(self.calibrator_.predict_proba(logit(raw)[:, None])[:, 1])
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         return self.calibrate(self.estimator_.predict_proba(X)[:, 1])
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, PROB_FLOOR, 1 - PROB_FLOOR)
-    return np.log(p / (1 - p))
 
 
 def _select(columns: list[str]) -> ColumnTransformer:
@@ -187,7 +179,8 @@ def logistic_pipeline(columns: list[str], C: float) -> Pipeline:
     )
 
 
-MAIN_MODEL = "xgboost"
+MAIN_MODEL = "stack"  # registered when it beats every baseline (models/selection.py)
+COMPONENTS = ["xgboost"]  # shown beside the main model: what the stack adds to it
 BASELINES = ["historical_rate", "persistence", "conflict_history", "logistic"]
 
 
@@ -197,7 +190,7 @@ def model_zoo(
     settings: ModelSettings,
     horizon: int,
 ) -> dict[str, BaseEstimator]:
-    """The baselines and the main model, by name; `xgboost` is the model we register."""
+    """The baselines, the calibrated xgboost and the main model (the stack), by name."""
 
     def calibrated(estimator: BaseEstimator) -> PeriodCalibratedClassifier:
         return PeriodCalibratedClassifier(
@@ -205,17 +198,49 @@ def model_zoo(
         )
 
     xgb, seed = settings.xgboost, settings.seed
+    stack = StackedClassifier(
+        [
+            ("xgboost", xgboost_pipeline(all_features, xgb, seed)),
+            ("logistic", logistic_pipeline(all_features, settings.logistic_C)),
+            ("historical_rate", HistoricalRateClassifier()),
+        ],
+        settings.stack_periods,
+        horizon,
+    )
     return {
         "historical_rate": HistoricalRateClassifier(),
         "persistence": PersistenceClassifier(),
         "conflict_history": calibrated(xgboost_pipeline(history_features, xgb, seed)),
         "logistic": logistic_pipeline(all_features, settings.logistic_C),
-        MAIN_MODEL: calibrated(xgboost_pipeline(all_features, xgb, seed)),
+        "xgboost": calibrated(xgboost_pipeline(all_features, xgb, seed)),
+        MAIN_MODEL: stack,
     }
 
 
 def fit_model(model: BaseEstimator, X: pd.DataFrame, y: np.ndarray, periods: np.ndarray):
-    """Fit any zoo model; only period-calibrated wrappers receive `periods`."""
-    if isinstance(model, PeriodCalibratedClassifier):
+    """Fit any zoo model; models fitted on out-of-fold periods receive `periods`."""
+    if isinstance(model, PeriodCalibratedClassifier | StackedClassifier):
         return model.fit(X, y, periods=periods)
     return model.fit(X, y)
+
+
+def refit_like(
+    model: BaseEstimator, X: pd.DataFrame, y: np.ndarray, periods: np.ndarray, seed: int
+) -> BaseEstimator:
+    """A copy of a fitted zoo model refitted on other rows (a bootstrap sample, a fold's
+    training window) that keeps what the original learned out of fold: a stack keeps its
+    weights, a calibrated model its calibrator; xgboost parts take `seed`. Baselines are
+    simply refitted."""
+    y = np.asarray(y).astype(int)
+    if isinstance(model, StackedClassifier):
+        return model.refit_members(X, y, seed)
+    if isinstance(model, PeriodCalibratedClassifier):
+        check_is_fitted(model, "estimator_")
+        estimator = clone(model.estimator)
+        if isinstance(estimator, Pipeline) and isinstance(estimator.steps[-1][1], XGBClassifier):
+            estimator.set_params(**{f"{estimator.steps[-1][0]}__random_state": seed})
+        copy = clone(model)
+        copy.estimator_, copy.calibrator_ = estimator.fit(X, y), model.calibrator_
+        copy.classes_ = model.classes_
+        return copy
+    return fit_model(clone(model), X, y, periods)

@@ -33,12 +33,15 @@ class XGBoostSettings(Section):
 
 
 class ModelSettings(Section):
-    """The model zoo: seeds, calibration of the xgboost models, the logistic baseline's C."""
+    """The model zoo: seed, calibration of the xgboost models, the logistic baseline's C and
+    the stack's out-of-fold periods."""
 
     seed: int = Field(0, ge=0, lt=2**32)  # xgboost's and numpy's seed range
     calibration: Literal["isotonic", "sigmoid", "none"] = "sigmoid"
     n_calibration_periods: int = Field(2, ge=1)
     logistic_C: float = Field(0.1, gt=0)
+    # the stack's weights are fitted on out-of-fold forecasts of this many last training periods
+    stack_periods: int = Field(4, ge=1)
     xgboost: XGBoostSettings = XGBoostSettings()
 
 

@@ -154,6 +154,8 @@ class RunSummary:
     truth_recovery: dict[str, Any] | None = None
     truth_plan: dict[str, float] | None = None
     targeting: dict[str, Any] | None = None
+    # the registration rule's outcome (models/selection.py) and the bootstrap comparison
+    selection: dict[str, Any] | None = None
     run_id: str | None = None
     model_uri: str | None = None
     registered_model: str | None = None
@@ -166,7 +168,7 @@ class RunSummary:
         """The JSON mapping (sections a run did not produce are left out)."""
         out = asdict(self)
         extra = out.pop("extra")
-        optional = ("explain", "truth_recovery", "truth_plan", "targeting")
+        optional = ("explain", "truth_recovery", "truth_plan", "targeting", "selection")
         return {k: v for k, v in out.items() if not (k in optional and v is None)} | extra
 
     @classmethod

@@ -10,13 +10,13 @@ from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
 from models.pipeline import (
-    PROB_FLOOR,
     HistoricalRateClassifier,
     PeriodCalibratedClassifier,
     PersistenceClassifier,
     XGBoostSettings,
     xgboost_pipeline,
 )
+from models.probability import PROB_FLOOR
 
 N_PERIODS, PER_PERIOD = 8, 60
 COLUMNS = ["x1", "x2"]

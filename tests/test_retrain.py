@@ -21,7 +21,11 @@ from features.errors import DataContractError
 from features.schema import validate_panel
 from models.drift import feature_drift, population_stability_index
 
-WEAK = ["--set", "model.xgboost.n_estimators=3", "--set", "model.xgboost.max_depth=1"]
+# weak: xgboost of 3 stumps and an all but unfitted logistic model, the stack's two members
+WEAK = [
+    *("--set", "model.xgboost.n_estimators=3", "--set", "model.xgboost.max_depth=1"),
+    *("--set", "model.logistic_C=0.000001"),
+]
 STRONG = ["--set", "model.xgboost.n_estimators=40", "--set", "model.xgboost.max_depth=3"]
 SMALL = [
     "--set",

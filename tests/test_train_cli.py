@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 import train
 from experiments.run import ORACLE
-from models.pipeline import BASELINES, MAIN_MODEL
+from models.pipeline import BASELINES, COMPONENTS, MAIN_MODEL
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +55,7 @@ def test_predictions_hold_every_model_for_every_held_out_row(trained: dict) -> N
 
 def test_summary_reports_metrics_of_every_model_and_the_oracle(trained: dict) -> None:
     metrics = trained["summary"]["metrics"]
-    assert set(metrics) == set(BASELINES + [MAIN_MODEL, ORACLE])
+    assert set(metrics) == set(BASELINES + COMPONENTS + [MAIN_MODEL, ORACLE])
     assert 0.5 < metrics[ORACLE]["roc_auc"] <= 1.0
     assert metrics["historical_rate"]["brier_skill"] == pytest.approx(0.0)
 

@@ -1,0 +1,30 @@
+"""Text for the terminal: the held-out skill table and the registration decision."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.selection import Selection
+
+
+def metrics_table(scores: pd.DataFrame) -> str:
+    """Pooled metrics of every model as an aligned text table (models as rows)."""
+    pooled = scores[scores["fold"] == "pooled"].drop(columns="fold").set_index("model")
+    return pooled.to_string(float_format=lambda v: f"{v:.3f}" if np.isfinite(v) else "n/a")
+
+
+def selection_lines(selection: dict) -> str:
+    """The registration decision and the bootstrap interval, for the terminal."""
+    boot = selection["bootstrap"]
+    lines = [
+        "\n" + Selection(**{k: selection[k] for k in Selection.__dataclass_fields__}).sentence(),
+        f"{selection['candidate']} - {selection['best_baseline']}, 90 % district-bootstrap "
+        f"interval: AUPR {boot['aupr_diff']:+.3f} [{boot['aupr_low']:+.3f}, "
+        f"{boot['aupr_high']:+.3f}], Brier {boot['brier_diff']:+.4f} "
+        f"[{boot['brier_low']:+.4f}, {boot['brier_high']:+.4f}]",
+    ]
+    if selection.get("weights"):
+        weights = ", ".join(f"{k} {v:.2f}" for k, v in selection["weights"].items())
+        lines.append(f"stack weights on the members' log-odds: {weights}")
+    return "\n".join(lines)

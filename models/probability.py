@@ -1,0 +1,24 @@
+"""Probabilities and log-odds: the clipping every model's output goes through."""
+
+from __future__ import annotations
+
+import numpy as np
+
+PROB_FLOOR = 1e-4  # keeps log loss finite when a calibrator outputs 0 or 1
+
+
+def two_columns(p: np.ndarray) -> np.ndarray:
+    """P(class 1) as scikit-learn's (n, 2) `predict_proba` layout, clipped to the floor."""
+    p = np.clip(np.asarray(p, dtype=float), PROB_FLOOR, 1 - PROB_FLOOR)
+    return np.column_stack([1 - p, p])
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)) of p clipped to [PROB_FLOOR, 1 - PROB_FLOOR] (always finite)."""
+    p = np.clip(np.asarray(p, dtype=float), PROB_FLOOR, 1 - PROB_FLOOR)
+    return np.log(p / (1 - p))
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """The inverse of `logit`, overflow-free."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))

@@ -1,0 +1,98 @@
+"""Which model a run registers: the main model only when it beats every baseline.
+
+The rule: the main model (the stack) is registered when its pooled held-out AUPR is higher
+AND its pooled Brier score lower than every baseline's. Otherwise the run falls back to the
+best baseline, the one with the lowest pooled Brier score (the proper score of the
+probabilities users act on; ties broken by AUPR), and says so. The comparison is made on the
+rolling-origin folds the run reports: choosing among a handful of fixed model types there is
+a selection, not tuning (nothing is fitted to those folds), and the selected model is never
+worse than the best baseline printed beside it on either measure when the main model wins,
+and is that baseline when it does not.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import pandas as pd
+
+RULE = (
+    "the main model is registered only if its pooled held-out AUPR is higher and its Brier "
+    "score lower than every baseline's; otherwise the baseline with the lowest Brier score"
+)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The model a run registers and why. `aupr_margin` = candidate minus the best baseline
+    AUPR; `brier_change` = candidate Brier / best baseline Brier - 1 (negative is better);
+    `lost_to` lists `baseline.metric` the candidate did not beat; `fold_wins` counts the
+    folds where it beat the best baseline on both measures."""
+
+    chosen: str
+    candidate: str
+    best_baseline: str
+    fell_back: bool
+    aupr_margin: float
+    brier_change: float
+    lost_to: list[str]
+    fold_wins: int
+    n_folds: int
+    rule: str = RULE
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def sentence(self) -> str:
+        """One line for the terminal and the report."""
+        margins = (
+            f"AUPR {self.aupr_margin:+.3f}, Brier {100 * self.brier_change:+.1f} % vs "
+            f"{self.best_baseline}; better on both in {self.fold_wins}/{self.n_folds} folds"
+        )
+        if not self.fell_back:
+            return f"registered: {self.chosen}, which beats every baseline ({margins})"
+        return (
+            f"registered: {self.chosen} (fallback) — {self.candidate} did not beat "
+            f"{', '.join(self.lost_to)} ({margins})"
+        )
+
+
+def _better(metric: str, a: float, b: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return False
+    return a > b if metric == "aupr" else a < b
+
+
+def select_model(scores: pd.DataFrame, candidate: str, baselines: list[str]) -> Selection:
+    """Apply the rule to a `score_predictions` table (per fold and "pooled")."""
+    table = scores.set_index(["fold", "model"])[["aupr", "brier"]].astype(float)
+    pooled = table.loc["pooled"]
+    lost = [
+        f"{b}.{m}"
+        for b in baselines
+        for m in ("aupr", "brier")
+        if not _better(m, pooled.loc[candidate, m], pooled.loc[b, m])
+    ]
+    ranked = pooled.loc[baselines].assign(neg_aupr=lambda t: -t["aupr"].fillna(-1.0))
+    best = ranked.sort_values(["brier", "neg_aupr"], kind="stable").index[0]
+    folds = [f for f in table.index.get_level_values("fold").unique() if f != "pooled"]
+    wins = sum(
+        all(
+            _better(m, table.loc[(f, candidate), m], table.loc[(f, best), m])
+            for m in ("aupr", "brier")
+        )
+        for f in folds
+    )
+    return Selection(
+        chosen=best if lost else candidate,
+        candidate=candidate,
+        best_baseline=best,
+        fell_back=bool(lost),
+        aupr_margin=float(pooled.loc[candidate, "aupr"] - pooled.loc[baselines, "aupr"].max()),
+        brier_change=float(pooled.loc[candidate, "brier"] / pooled.loc[best, "brier"] - 1),
+        lost_to=lost,
+        fold_wins=int(wins),
+        n_folds=len(folds),
+    )
