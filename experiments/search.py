@@ -154,7 +154,7 @@ def tuning_window(config: ExperimentConfig, data: PreparedData) -> TuningWindow:
 def _too_few_message(config: ExperimentConfig, data: PreparedData, periods: list) -> str:
     s, horizon = config.split, data.horizon
     return (
-        f"--search tunes only on the periods before the reported folds' (up to the first "
+        f"--search tunes only on the periods before the reported folds (up to the first "
         f"reported test period minus the horizon): {len(periods)} labelled period(s), but one "
         f"inner fold needs split.min_train_periods + target.horizon = "
         f"{s.min_train_periods} + {horizon}; lower split.n_folds (now {s.n_folds}) or "
