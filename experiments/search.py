@@ -1,40 +1,55 @@
-"""Hyper-parameter search: Optuna trials on the rolling-origin folds of the main model.
+"""Hyper-parameter search: Optuna trials on inner folds held apart from the reported folds.
 
 `python train.py --search N`: N trials of a seeded TPE sampler (`model.seed`) over six
-xgboost hyper-parameters (SEARCH_SPACE). A trial fits the calibrated xgboost on every
-rolling-origin fold and scores its pooled held-out AUPR (the same folds and metrics as a
-training run). MLflow: one parent run (`rootcast.run_kind = search`) with one nested run per
-trial (`search_trial`: the trial's parameters and pooled xgboost metrics); the parent holds the
-best parameters, `search.best_aupr` and `search_trials.csv`. Then the normal training run is
-made with the best parameters, exactly as `python train.py` would (baselines, final fit,
-explanation, registration), and is attached to the parent as a child beside the trials.
+xgboost hyper-parameters (SEARCH_SPACE). Tuning is nested: a trial never sees the folds whose
+scores the training run reports. The reported (outer) folds test the last `split.n_folds`
+labelled periods; the trials use only the rows of the first outer fold's training window
+(periods up to the first reported test period minus `target.horizon`), which lies inside every
+outer training window. On those rows inner rolling-origin folds (at most MAX_INNER_FOLDS, each
+with `split.min_train_periods` and the horizon) are built, and a trial scores the pooled
+held-out AUPR of MAIN_MODEL over them. So every label a trial fits or scores is observed at or
+before the first reported test period, before any reported label, and the reported skill stays
+an honest out-of-sample estimate: parameters chosen on the reported folds themselves would
+make it optimistically biased.
+
+MLflow: one parent run (`rootcast.run_kind = search`) with one nested run per trial
+(`search_trial`: the trial's parameters and pooled inner-fold metrics); the parent holds the
+tuning and reported periods, the best parameters, `search.best_aupr` and `search_trials.csv`.
+Then the normal training run is made with the best parameters, exactly as `python train.py`
+would (baselines, outer folds, final fit, explanation, registration), and is attached to the
+parent as a child beside the trials.
 
 The first trial is the config's own setting when it lies inside the search space, so the best
-found is never worse on these folds than what the config already had.
+found is never worse on the inner folds than what the config already had.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pandas as pd
 
 from experiments import tracking
-from experiments.config import ConfigError, ExperimentConfig
+from experiments.config import ConfigError, ExperimentConfig, SplitSection
 from experiments.data import load_inputs
 from experiments.prepare import PreparedData, prepare
 from experiments.registry import FINGERPRINT_TAG, RUN_KIND_TAG, SEARCH_KIND, TRIAL_KIND
 from experiments.run import RunResult, run_training
+from features.build import PERIOD_INDEX, TARGET
+from features.errors import DataContractError
+from features.splits import Fold, rolling_origin_splits
 from features.writers import write_csv, write_json
 from models.evaluate import REFERENCE_MODEL, score_predictions
 from models.pipeline import MAIN_MODEL, model_zoo
 from models.validate import cross_validated_predictions
 
 OBJECTIVE = "aupr"
+MAX_INNER_FOLDS = 3
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
 
@@ -50,20 +65,128 @@ SEARCH_SPACE: dict[str, tuple[str, float, float, bool]] = {
 
 
 @dataclass(frozen=True)
+class TuningWindow:
+    """What the trials see: `data` cut to the first outer training window with inner folds
+    (`data.folds`), and as period labels the tuning periods, each inner fold's test period and
+    the reported (outer) folds' test periods."""
+
+    data: PreparedData
+    tuning_periods: list
+    inner_test_periods: list
+    reported_test_periods: list
+
+    def record(self) -> dict[str, object]:
+        """The periods as search.json holds them."""
+        return {
+            "tuning_periods": self.tuning_periods,
+            "inner_folds": [
+                {"test_period": test, "train_periods": _train_periods(self.data, fold)}
+                for test, fold in zip(self.inner_test_periods, self.data.folds, strict=True)
+            ],
+            "reported_test_periods": self.reported_test_periods,
+        }
+
+    def params(self) -> dict[str, object]:
+        """The periods as parameters of the search's parent run (text)."""
+        first, last = self.tuning_periods[0], self.tuning_periods[-1]
+        return {
+            "search.tuning_periods": f"{first}..{last} ({len(self.tuning_periods)} periods)",
+            "search.inner_folds": len(self.data.folds),
+            "search.inner_test_periods": ", ".join(map(str, self.inner_test_periods)),
+            "search.reported_test_periods": ", ".join(map(str, self.reported_test_periods)),
+        }
+
+
+@dataclass(frozen=True)
 class SearchResult:
-    """Best xgboost parameters (config names), their pooled AUPR, the best trial's number,
-    one row per trial, and the parent run's id."""
+    """Best xgboost parameters (config names), their pooled inner-fold AUPR, the best trial's
+    number, one row per trial, the parent run's id and the periods tuned on and reported."""
 
     best_params: dict[str, float | int]
     best_value: float
     best_trial: int
     trials: pd.DataFrame
     parent_run_id: str
+    periods: dict[str, object]
 
 
 def search_data(config: ExperimentConfig) -> PreparedData:
     """Load, validate and build features as a training run does."""
     return prepare(config, load_inputs(config))
+
+
+def inner_fold_count(n_periods: int, split: SplitSection, horizon: int) -> int:
+    """Inner folds that `n_periods` labelled periods allow (at most MAX_INNER_FOLDS), each
+    with `split.min_train_periods` training periods and the horizon's gap; < 1: none fits."""
+    return min(MAX_INNER_FOLDS, n_periods - split.min_train_periods - horizon + 1)
+
+
+def tuning_window(config: ExperimentConfig, data: PreparedData) -> TuningWindow:
+    """`data` cut to the periods <= first reported test period - horizon (the first outer
+    training window, inside every other), with inner rolling-origin folds over them.
+
+    Every label of those rows is observed at or before the first reported test period, hence
+    before any reported label. Raises ConfigError when they are too few for one inner fold and
+    DataContractError when an inner training window or the inner test rows lack an outcome.
+    """
+    first_test = min(fold.test_period for fold in data.folds)
+    frame = data.frame[data.frame[PERIOD_INDEX] <= first_test - data.horizon]
+    labelled = frame[TARGET].notna()
+    periods = sorted(frame.loc[labelled, PERIOD_INDEX].unique())
+    n_inner = inner_fold_count(len(periods), config.split, data.horizon)
+    if n_inner < 1:
+        raise ConfigError(_too_few_message(config, data, periods))
+    folds = list(
+        rolling_origin_splits(
+            frame[PERIOD_INDEX], labelled, n_inner, data.horizon, config.split.min_train_periods
+        )
+    )
+    _check_inner_outcomes(frame, folds, data.inputs.source)
+    inner = replace(data, frame=frame, folds=folds)
+    return TuningWindow(
+        inner,
+        _period_labels(data.frame, periods),
+        _period_labels(data.frame, [fold.test_period for fold in folds]),
+        _period_labels(data.frame, [fold.test_period for fold in data.folds]),
+    )
+
+
+def _too_few_message(config: ExperimentConfig, data: PreparedData, periods: list) -> str:
+    s, horizon = config.split, data.horizon
+    return (
+        f"--search tunes only on the periods before the reported folds (up to the first "
+        f"reported test period minus the horizon): {len(periods)} labelled period(s), but one "
+        f"inner fold needs split.min_train_periods + target.horizon = "
+        f"{s.min_train_periods} + {horizon}; lower split.n_folds (now {s.n_folds}) or "
+        f"split.min_train_periods (now {s.min_train_periods}), or use more periods"
+    )
+
+
+def _check_inner_outcomes(frame: pd.DataFrame, folds: list[Fold], source: str) -> None:
+    """Refuse inner folds no model can be fitted on, or whose pooled test rows have one
+    outcome (AUPR undefined): DataContractError naming the source."""
+    target = frame[TARGET]
+    windows = [(f"the training rows of inner fold {f.number}", f.train_index) for f in folds]
+    tested = np.concatenate([fold.test_index for fold in folds])
+    for what, rows in [*windows, ("the inner test rows", tested)]:
+        if target.iloc[rows].nunique() < 2:
+            raise DataContractError(
+                f"{source}: {what} of the search (periods up to "
+                f"{frame['period'].iloc[rows].max()}) have one outcome only; a model needs "
+                f"both — lower split.n_folds so tuning gets more periods"
+            )
+
+
+def _period_labels(frame: pd.DataFrame, indexes: list[int]) -> list:
+    """The `period` labels (year or YYYY-MM) of period indexes, as plain Python values."""
+    lookup = frame.drop_duplicates(PERIOD_INDEX).set_index(PERIOD_INDEX)["period"]
+    return lookup.loc[list(indexes)].tolist()
+
+
+def _train_periods(data: PreparedData, fold: Fold) -> list:
+    """First and last period label of a fold's training rows."""
+    indexes = data.frame[PERIOD_INDEX].iloc[fold.train_index]
+    return _period_labels(data.frame, [int(indexes.min()), int(indexes.max())])
 
 
 def suggest_params(trial: optuna.Trial) -> dict[str, float | int]:
@@ -93,7 +216,8 @@ def _inside_space(config: ExperimentConfig) -> dict[str, float | int] | None:
 
 
 def fold_scores(config: ExperimentConfig, data: PreparedData) -> dict[str, float]:
-    """Pooled held-out metrics of the calibrated xgboost over the rolling-origin folds."""
+    """Pooled held-out metrics of MAIN_MODEL over `data.folds` (the search passes the tuning
+    window's inner folds)."""
     zoo = model_zoo(data.features, data.history, config.model, data.horizon)
     models = {name: zoo[name] for name in (REFERENCE_MODEL, MAIN_MODEL)}  # reference: skill
     predictions = cross_validated_predictions(data.frame, models, data.features, data.folds)
@@ -127,11 +251,12 @@ def _run_trial(
 def run_search(
     config: ExperimentConfig, n_trials: int, output_dir: Path, progress: Progress = log.info
 ) -> SearchResult:
-    """N trials as nested runs under one parent run; writes and logs `search_trials.csv` and
-    `search.json`. Raises ConfigError for n_trials < 1 or too few periods (before logging)."""
+    """N trials on the inner folds of the tuning window, as nested runs under one parent run;
+    writes and logs `search_trials.csv` and `search.json`. Raises ConfigError for n_trials < 1
+    or too few periods for the outer or the inner folds (before logging)."""
     if n_trials < 1:
         raise ConfigError(f"--search {n_trials}: the number of trials must be >= 1")
-    data = search_data(config)
+    window = tuning_window(config, search_data(config))
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own progress line per trial
     try:
@@ -141,7 +266,7 @@ def run_search(
         own = _inside_space(config)
         if own is not None:
             study.enqueue_trial(own)
-        return _search_in_parent(study, config, data, n_trials, output_dir, progress)
+        return _search_in_parent(study, config, window, n_trials, output_dir, progress)
     finally:
         optuna.logging.set_verbosity(previous)
 
@@ -149,18 +274,21 @@ def run_search(
 def _search_in_parent(
     study: optuna.Study,
     config: ExperimentConfig,
-    data: PreparedData,
+    window: TuningWindow,
     n_trials: int,
     output_dir: Path,
     progress: Progress,
 ) -> SearchResult:
-    """The parent run: trials as nested runs, then the best parameters, score and files."""
+    """The parent run: the periods, trials as nested runs, then the best parameters, score and
+    files."""
+    data = window.data
     tags = {RUN_KIND_TAG: SEARCH_KIND, FINGERPRINT_TAG: data.fingerprint}
     trial_tags = {RUN_KIND_TAG: TRIAL_KIND, FINGERPRINT_TAG: data.fingerprint}
     rows = []
     with tracking.tracked_run(config.tracking.experiment, f"{config.name}-search", tags) as parent:
         tracking.log_run_params(
             {"search.n_trials": n_trials, "search.objective": f"{MAIN_MODEL}.{OBJECTIVE}"}
+            | window.params()
         )
         for i in range(n_trials):
             rows.append(_run_trial(study, config, data, trial_tags))
@@ -172,7 +300,7 @@ def _search_in_parent(
             )
         best = study.best_trial
         result = SearchResult(
-            best.params, float(best.value), best.number, pd.DataFrame(rows), parent
+            best.params, float(best.value), best.number, pd.DataFrame(rows), parent, window.record()
         )
         tracking.log_run_params({f"best.model.xgboost.{k}": v for k, v in best.params.items()})
         tracking.log_scalars({f"search.best_{OBJECTIVE}": result.best_value})
@@ -183,7 +311,11 @@ def _search_in_parent(
 def _write_search_files(result: SearchResult, output_dir: Path) -> list[Path]:
     summary = {
         "parent_run_id": result.parent_run_id,
-        "objective": f"pooled {OBJECTIVE} of the calibrated {MAIN_MODEL} on rolling-origin folds",
+        "objective": (
+            f"pooled {OBJECTIVE} of {MAIN_MODEL} on the inner rolling-origin folds of the "
+            "tuning periods (before the reported folds)"
+        ),
+        **result.periods,
         "best_trial": result.best_trial,
         "best_value": result.best_value,
         "best_params": result.best_params,
@@ -217,6 +349,7 @@ def search_summary(found: SearchResult) -> str:
     """One paragraph for the terminal: trials, best trial and its parameters, parent run."""
     return (
         f"Search: {len(found.trials)} trials (MLflow parent run {found.parent_run_id}); best "
-        f"{MAIN_MODEL} {OBJECTIVE} {found.best_value:.4f} at trial {found.best_trial}: "
+        f"inner-fold {MAIN_MODEL} {OBJECTIVE} {found.best_value:.4f} at trial "
+        f"{found.best_trial}: "
         f"{_describe(found.best_params)}"
     )
