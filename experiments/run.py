@@ -140,9 +140,7 @@ def evaluate(
             ", ".join(map(str, one_outcome)),
         )
     selection = select_model(scores, MAIN_MODEL, BASELINES)
-    comparison = paired_bootstrap(
-        predictions, MAIN_MODEL, selection.best_baseline, seed=config.model.seed
-    )
+    comparison = _bootstrap_margins(predictions, selection, config.model.seed)
     progress(selection.sentence())
     return Evaluation(zoo, predictions, scores, selection, comparison)
 
@@ -324,6 +322,19 @@ def _truth_terms(inputs: ExperimentInputs, frame: pd.DataFrame, horizon: int):
         .merge(inputs.contributions, on=["district_id", "period"], how="left")
         .drop(columns=["district_id", "period", "intercept"], errors="ignore")
     )
+
+
+def _bootstrap_margins(predictions: pd.DataFrame, selection: Selection, seed: int) -> dict:
+    """Paired district-bootstrap intervals of the main model's AUPR difference to the best
+    AUPR baseline and Brier difference to the best Brier baseline."""
+    brier = paired_bootstrap(predictions, MAIN_MODEL, selection.best_baseline, seed=seed)
+    aupr = brier
+    if selection.best_aupr_baseline != selection.best_baseline:
+        aupr = paired_bootstrap(predictions, MAIN_MODEL, selection.best_aupr_baseline, seed=seed)
+    return {
+        **{k: v for k, v in aupr.items() if k.startswith("aupr")},
+        **{k: v for k, v in brier.items() if not k.startswith("aupr")},
+    }
 
 
 def pooled_metrics(scores: pd.DataFrame) -> dict[str, dict[str, float | None]]:

@@ -19,10 +19,9 @@ def selection_lines(selection: dict) -> str:
     boot = selection["bootstrap"]
     lines = [
         "\n" + Selection(**{k: selection[k] for k in Selection.__dataclass_fields__}).sentence(),
-        f"{selection['candidate']} - {selection['best_baseline']}, 90 % district-bootstrap "
-        f"interval: AUPR {boot['aupr_diff']:+.3f} [{boot['aupr_low']:+.3f}, "
-        f"{boot['aupr_high']:+.3f}], Brier {boot['brier_diff']:+.4f} "
-        f"[{boot['brier_low']:+.4f}, {boot['brier_high']:+.4f}]",
+        f"{selection['candidate']} minus the best baseline, 90 % district-bootstrap interval: "
+        f"AUPR {boot['aupr_diff']:+.3f} [{boot['aupr_low']:+.3f}, {boot['aupr_high']:+.3f}], "
+        f"Brier {boot['brier_diff']:+.4f} [{boot['brier_low']:+.4f}, {boot['brier_high']:+.4f}]",
     ]
     if selection.get("weights"):
         weights = ", ".join(f"{k} {v:.2f}" for k, v in selection["weights"].items())

@@ -26,7 +26,8 @@ RULE = (
 
 @dataclass(frozen=True)
 class Selection:
-    """The model a run registers and why. `aupr_margin` = candidate minus the best baseline
+    """The model a run registers and why. `best_baseline` has the lowest Brier score,
+    `best_aupr_baseline` the highest AUPR. `aupr_margin` = candidate minus the best baseline
     AUPR; `brier_change` = candidate Brier / best baseline Brier - 1 (negative is better);
     `lost_to` lists `baseline.metric` the candidate did not beat; `fold_wins` counts the
     folds where it beat the best baseline on both measures."""
@@ -34,6 +35,7 @@ class Selection:
     chosen: str
     candidate: str
     best_baseline: str
+    best_aupr_baseline: str
     fell_back: bool
     aupr_margin: float
     brier_change: float
@@ -48,8 +50,9 @@ class Selection:
     def sentence(self) -> str:
         """One line for the terminal and the report."""
         margins = (
-            f"AUPR {self.aupr_margin:+.3f}, Brier {100 * self.brier_change:+.1f} % vs "
-            f"{self.best_baseline}; better on both in {self.fold_wins}/{self.n_folds} folds"
+            f"AUPR {self.aupr_margin:+.3f} vs {self.best_aupr_baseline}, Brier "
+            f"{100 * self.brier_change:+.1f} % vs {self.best_baseline}; better than "
+            f"{self.best_baseline} on both in {self.fold_wins}/{self.n_folds} folds"
         )
         if not self.fell_back:
             return f"registered: {self.chosen}, which beats every baseline ({margins})"
@@ -89,6 +92,7 @@ def select_model(scores: pd.DataFrame, candidate: str, baselines: list[str]) -> 
         chosen=best if lost else candidate,
         candidate=candidate,
         best_baseline=best,
+        best_aupr_baseline=str(pooled.loc[baselines, "aupr"].idxmax()),
         fell_back=bool(lost),
         aupr_margin=float(pooled.loc[candidate, "aupr"] - pooled.loc[baselines, "aupr"].max()),
         brier_change=float(pooled.loc[candidate, "brier"] / pooled.loc[best, "brier"] - 1),
