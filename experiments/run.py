@@ -109,7 +109,9 @@ def evaluate(
     config: ExperimentConfig, data: PreparedData, progress: Progress = log.info
 ) -> Evaluation:
     """Rolling-origin predictions of every model (and the oracle's on synthetic data), scored."""
-    zoo = model_zoo(data.features, data.history, config.model, data.horizon)
+    zoo = model_zoo(
+        data.features, data.history, config.model, data.horizon, data.catalog.missing_allowed
+    )
     folds = data.folds
     predictions = cross_validated_predictions(
         data.frame,

@@ -173,6 +173,22 @@ def _history(res: Results, district: str, fp: str) -> str | None:
     return plots.district_history(history, pd.concat(frames), "incidents and forecasts")
 
 
+NOT_MEASURED = "not measured"
+
+
+def _may_be_missing(res: Results, feature: str) -> bool:
+    """The catalog lets `feature` be missing (`missing = "allowed"`): NaN = not measured."""
+    return res.catalog.get(feature, {}).get("missing") == "allowed"
+
+
+def _value_label(feature: str, value: float, not_measured: bool) -> str:
+    """`feature = value` for a driver; `feature = not measured` where the district has no
+    value of a feature allowed to be missing; the name alone where the value is not stored."""
+    if np.isfinite(value):
+        return f"{feature} = {value:.3g}"
+    return f"{feature} = {NOT_MEASURED}" if not_measured else feature
+
+
 def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
     """The highest-risk districts: waterfall, domain breakdown, history, planned program."""
     fp = str(res.summary.forecast_period)
@@ -193,7 +209,9 @@ def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
             i = ids.index(d)
             values = pd.Series(explanation.values[i], index=names)
             data = dict(zip(names, explanation.data[i], strict=True))
-            text = {f: f"{f} = {data[f]:.3g}" if np.isfinite(data[f]) else f for f in names}
+            absent = [f for f in names if _may_be_missing(res, f) and np.isnan(data[f])]
+            text = {f: _value_label(f, data[f], f in absent) for f in names}
+            entry["not_measured"] = absent
             entry["waterfall"] = plots.driver_waterfall(values, text, f"drivers of {d}")
             domains = {k.removeprefix("domain:"): v for k, v in row.items() if "domain:" in k}
             scale = max([abs(v) for v in domains.values()] + [1e-9])
