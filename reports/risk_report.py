@@ -173,20 +173,10 @@ def _history(res: Results, district: str, fp: str) -> str | None:
     return plots.district_history(history, pd.concat(frames), "incidents and forecasts")
 
 
-NOT_MEASURED = "not measured"
-
-
-def _may_be_missing(res: Results, feature: str) -> bool:
-    """The catalog lets `feature` be missing (`missing = "allowed"`): NaN = not measured."""
-    return res.catalog.get(feature, {}).get("missing") == "allowed"
-
-
-def _value_label(feature: str, value: float, not_measured: bool) -> str:
-    """`feature = value` for a driver; `feature = not measured` where the district has no
-    value of a feature allowed to be missing; the name alone where the value is not stored."""
-    if np.isfinite(value):
-        return f"{feature} = {value:.3g}"
-    return f"{feature} = {NOT_MEASURED}" if not_measured else feature
+def _not_measured(res: Results, names: list[str], data: dict) -> list[str]:
+    """Features the catalog lets be missing (`missing = "allowed"`) whose value is NaN."""
+    allowed = {f for f, spec in res.catalog.items() if spec.get("missing") == "allowed"}
+    return [f for f in names if f in allowed and np.isnan(data[f])]
 
 
 def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
@@ -209,9 +199,9 @@ def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
             i = ids.index(d)
             values = pd.Series(explanation.values[i], index=names)
             data = dict(zip(names, explanation.data[i], strict=True))
-            absent = [f for f in names if _may_be_missing(res, f) and np.isnan(data[f])]
-            text = {f: _value_label(f, data[f], f in absent) for f in names}
-            entry["not_measured"] = absent
+            text = {f: f"{f} = {data[f]:.3g}" if np.isfinite(data[f]) else f for f in names}
+            entry["not_measured"] = _not_measured(res, names, data)
+            text |= {f: f"{f} = not measured" for f in entry["not_measured"]}
             entry["waterfall"] = plots.driver_waterfall(values, text, f"drivers of {d}")
             domains = {k.removeprefix("domain:"): v for k, v in row.items() if "domain:" in k}
             scale = max([abs(v) for v in domains.values()] + [1e-9])
