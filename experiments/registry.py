@@ -41,6 +41,7 @@ TRUSTED_MODEL_TYPES = (
     "models.pipeline.PeriodCalibratedClassifier",
     "models.pipeline.PersistenceClassifier",
     "models.stack.StackedClassifier",
+    "numpy.dtype",  # held by SimpleImputer (the logistic model's imputation of allowed NaN)
     "xgboost.core.Booster",
     "xgboost.sklearn.XGBClassifier",
 )

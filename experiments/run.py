@@ -37,11 +37,11 @@ from features.writers import (
     write_json,
     write_parquet,
 )
-from models.evaluate import paired_bootstrap, score_predictions
+from models.evaluate import score_predictions
 from models.explain import CAVEAT
 from models.insight import Insight, InsightSettings, explain_and_target, forecast_rows
 from models.pipeline import BASELINES, MAIN_MODEL, fit_model, model_zoo
-from models.selection import Selection, select_model
+from models.selection import Selection, bootstrap_margins, select_model
 from models.stack import StackedClassifier
 from models.targeting import DEFAULT_PROGRAMS, ProgramCatalog, load_programs
 from models.validate import cross_validated_predictions
@@ -114,7 +114,9 @@ def evaluate(
     config: ExperimentConfig, data: PreparedData, progress: Progress = log.info
 ) -> Evaluation:
     """Rolling-origin predictions of every model (and the oracle's on synthetic data), scored."""
-    zoo = model_zoo(data.features, data.history, config.model, data.horizon)
+    zoo = model_zoo(
+        data.features, data.history, config.model, data.horizon, data.catalog.missing_allowed
+    )
     folds = data.folds
     predictions = cross_validated_predictions(
         data.frame,
@@ -140,7 +142,7 @@ def evaluate(
             ", ".join(map(str, one_outcome)),
         )
     selection = select_model(scores, MAIN_MODEL, BASELINES)
-    comparison = _bootstrap_margins(predictions, selection, config.model.seed)
+    comparison = bootstrap_margins(predictions, selection, config.model.seed)
     progress(selection.sentence())
     return Evaluation(zoo, predictions, scores, selection, comparison)
 
@@ -322,19 +324,6 @@ def _truth_terms(inputs: ExperimentInputs, frame: pd.DataFrame, horizon: int):
         .merge(inputs.contributions, on=["district_id", "period"], how="left")
         .drop(columns=["district_id", "period", "intercept"], errors="ignore")
     )
-
-
-def _bootstrap_margins(predictions: pd.DataFrame, selection: Selection, seed: int) -> dict:
-    """Paired district-bootstrap intervals of the main model's AUPR difference to the best
-    AUPR baseline and Brier difference to the best Brier baseline."""
-    brier = paired_bootstrap(predictions, MAIN_MODEL, selection.best_baseline, seed=seed)
-    aupr = brier
-    if selection.best_aupr_baseline != selection.best_baseline:
-        aupr = paired_bootstrap(predictions, MAIN_MODEL, selection.best_aupr_baseline, seed=seed)
-    return {
-        **{k: v for k, v in aupr.items() if k.startswith("aupr")},
-        **{k: v for k, v in brier.items() if not k.startswith("aupr")},
-    }
 
 
 def pooled_metrics(scores: pd.DataFrame) -> dict[str, dict[str, float | None]]:

@@ -218,7 +218,9 @@ def _inside_space(config: ExperimentConfig) -> dict[str, float | int] | None:
 def fold_scores(config: ExperimentConfig, data: PreparedData) -> dict[str, float]:
     """Pooled held-out metrics of MAIN_MODEL over `data.folds` (the search passes the tuning
     window's inner folds)."""
-    zoo = model_zoo(data.features, data.history, config.model, data.horizon)
+    zoo = model_zoo(
+        data.features, data.history, config.model, data.horizon, data.catalog.missing_allowed
+    )
     models = {name: zoo[name] for name in (REFERENCE_MODEL, MAIN_MODEL)}  # reference: skill
     predictions = cross_validated_predictions(data.frame, models, data.features, data.folds)
     scores = score_predictions(predictions, [MAIN_MODEL], config.evaluation.top_k)

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from features.errors import CatalogError, RootcastError
 
@@ -23,7 +23,16 @@ DEFAULT_CATALOG = Path(__file__).parent / "catalogs" / "synthetic.toml"
 
 
 class FeatureSpec(BaseModel):
-    """One covariate of the panel, as described in the catalog."""
+    """One covariate of the panel, as described in the catalog.
+
+    `missing`: "refused" (the default) means every value of a model feature must be a finite
+    number; "allowed" accepts empty cells (NaN) where the feature is not measured, e.g. a
+    census that exists for one country of a transnational panel only. Infinite and
+    non-numeric values stay refused. xgboost learns a direction for missing values; the
+    logistic baseline imputes the median and adds a was-missing indicator. Protected columns
+    may always be NaN (they are never model inputs), and conflict-history features are
+    derived from incidents, which are never missing: neither may say "allowed".
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,6 +43,21 @@ class FeatureSpec(BaseModel):
     source: str = ""
     description: str = ""
     protected: bool = False
+    missing: Literal["refused", "allowed"] = "refused"
+
+    @model_validator(mode="after")
+    def _missing_only_for_covariates(self) -> FeatureSpec:
+        if self.missing == "allowed" and self.protected:
+            raise ValueError(
+                'missing = "allowed" is for model features; a protected column may hold NaN '
+                "already (it is never a model input): remove `missing`"
+            )
+        if self.missing == "allowed" and self.domain == "conflict history":
+            raise ValueError(
+                'missing = "allowed" is not possible for a conflict-history feature: '
+                "history is derived from incidents, which are never missing"
+            )
+        return self
 
 
 class FeatureCatalog(BaseModel):
@@ -47,6 +71,15 @@ class FeatureCatalog(BaseModel):
     def model_features(self) -> list[str]:
         """Declared columns a model may use: everything not protected, in catalog order."""
         return [name for name, spec in self.features.items() if not spec.protected]
+
+    @property
+    def missing_allowed(self) -> list[str]:
+        """Model features that may be NaN (catalog `missing = "allowed"`), in catalog order."""
+        return [
+            name
+            for name, spec in self.features.items()
+            if spec.missing == "allowed" and not spec.protected
+        ]
 
     @property
     def protected_features(self) -> list[str]:
@@ -70,7 +103,9 @@ def parse_catalog(data: dict, source: str = "<catalog>") -> FeatureCatalog:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise CatalogError(f"{source}: {where}: {first['msg']}") from None
+        raise CatalogError(
+            f"{source}: {where}: {first['msg'].removeprefix('Value error, ')}"
+        ) from None
     if not catalog.features:
         raise CatalogError(f"{source}: declares no features")
     return catalog

@@ -128,11 +128,16 @@ def _check_columns(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) ->
 
 
 def _pandera_schema(catalog: FeatureCatalog, present: list[str]) -> pa.DataFrameSchema:
-    """Model features: finite, no NaN. Protected columns (audit only, never model inputs) may
-    be missing (NaN, e.g. districts without census rows) but never infinite."""
+    """Model features: finite, no NaN, unless the catalog says `missing = "allowed"` (NaN
+    where not measured, never infinite). Protected columns (audit only, never model inputs)
+    may be missing (NaN, e.g. districts without census rows) but never infinite."""
     finite = pa.Check(lambda s: np.isfinite(s), error="must be finite (no NaN or inf)")
     not_infinite = pa.Check(
         lambda s: ~np.isinf(s), error="must not be infinite (NaN is allowed: protected)"
+    )
+    measured_or_nan = pa.Check(
+        lambda s: ~np.isinf(s),
+        error='must not be infinite (NaN is allowed: missing = "allowed")',
     )
     columns = {
         "district_id": pa.Column(str, nullable=False),
@@ -146,6 +151,8 @@ def _pandera_schema(catalog: FeatureCatalog, present: list[str]) -> pa.DataFrame
     for name, spec in catalog.features.items():
         if spec.protected:
             columns[name] = pa.Column(float, not_infinite, nullable=True, coerce=True)
+        elif spec.missing == "allowed":
+            columns[name] = pa.Column(float, measured_or_nan, nullable=True, coerce=True)
         else:
             columns[name] = pa.Column(float, finite, nullable=False, coerce=True)
     for name in LABELS:
@@ -211,6 +218,12 @@ def _raise_pandera(errors: pa.errors.SchemaErrors, panel: pd.DataFrame, source: 
     column = first["column"]
     rows = cases.loc[cases["column"] == column, "index"].dropna()
     where = _rows_text(panel, pd.Index(rows.astype(int))) if len(rows) else "the column"
+    if first["check"] == "not_nullable":
+        raise DataContractError(
+            f"{source}: column '{column}' is empty (NaN) at {where}; a model feature needs a "
+            'value in every row — declare `missing = "allowed"` in the feature catalog if '
+            "it is not measured everywhere"
+        ) from None
     raise DataContractError(
         f"{source}: column '{column}' fails check '{first['check']}' at {where}"
     ) from None
@@ -290,7 +303,8 @@ def validate_panel(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) ->
     person-level, repeated, missing or undeclared columns, missing or duplicate keys, bad
     periods, gaps in a district's periods, non-integer, boolean or negative incidents,
     non-numeric or non-finite features and features beyond float32's range. Protected columns
-    (catalog `protected = true`) may hold NaN; they must not be infinite. Districts that end
+    (catalog `protected = true`) and features the catalog declares `missing = "allowed"` may
+    hold NaN (empty cells); they must not be infinite. Districts that end
     before the last period are only a logged warning (they get no forecast).
     """
     panel = panel.reset_index(drop=True)

@@ -10,13 +10,15 @@ only; its Pakistan rows are used, not the Pakistan GED file, so both countries f
 rules), events of the AF-PAK actor set (`ingest.events.AFPAK_EXTREMIST_PATTERNS`: Pakistan's
 set plus the Taleban, IMU and Hizb-i Islami; `--actors is` for Islamic State only), assigned
 country first, then point in polygon, to geoBoundaries AFG ADM2 (398) and OCHA PAK ADM2 (160
-coded) districts, `where_prec` <= 3 by default. Covariates available for both countries only:
-district area, distance to the nearest district across the border, population (AFG: CSO
-2013-14; PAK: census 2017 counts), SHDI by GDL region, WGI / WDI / V-Dem by country (lagged
-one year; WDI inflation left out: no Afghan value before 2005). The Pakistan census religion,
-language and Afghan-national shares are PROTECTED columns (audit only), NaN for Afghan
-districts. `build_report.json` counts events kept and dropped per reason and per country,
-districts per country and the cross-border neighbour pairs (5 km in the data's UTM zone).
+coded) districts, `where_prec` <= 3 by default. Covariates of both countries: district area,
+distance to the nearest district across the border, population (AFG: CSO 2013-14; PAK: census
+2017 counts), SHDI by GDL region, WGI / WDI / V-Dem by country (lagged one year; WDI inflation
+left out: no Afghan value before 2005). The Pakistan panel's census 2023 covariates (census_*)
+are filled for Pakistani districts and NaN for Afghan ones (catalog `missing = "allowed"`).
+The Pakistan census religion, language and Afghan-national shares are PROTECTED columns (audit
+only), NaN for Afghan districts. `build_report.json` counts events kept and dropped per reason
+and per country, districts per country and the cross-border neighbour pairs (5 km in the data's
+UTM zone).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ingest.countries import AFGHANISTAN, PAKISTAN_POPULATION
+from ingest.countries import AFGHANISTAN, PAKISTAN_POPULATION_CENSUS
 from ingest.events import AFPAK_ACTOR_SETS
 from ingest.outputs import panel_parser, run, shared_settings
 from ingest.panel import PanelSpec
@@ -36,7 +38,7 @@ CROSS_BORDER_KM = 5.0  # = data.cross_border_tolerance_km's default (experiments
 SPEC = PanelSpec(
     name="afpak",
     title="Afghanistan + Pakistan",
-    countries=(AFGHANISTAN, PAKISTAN_POPULATION),
+    countries=(AFGHANISTAN, PAKISTAN_POPULATION_CENSUS),
     events="ucdp_ged_afpak_2001_2016/ged_afpak_2001_2016_events.csv",
     catalog=CATALOG,
     config=CONFIG,

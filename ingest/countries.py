@@ -2,9 +2,11 @@
 
 A `Country` names its polygons, how its districts get a GDL SHDI region, and its district
 covariates (a `DistrictBlock`: model covariates, protected columns, report). Pakistan comes in
-two covariate sets: the full census 2023 block of the Pakistan panel, and population only for
-panels whose other countries have nothing more (AF-PAK), where the census religion, language
-and Afghan-national shares stay PROTECTED columns (NaN elsewhere).
+three covariate sets: the full census 2023 block of the Pakistan panel; population only, for
+panels whose other countries have nothing more; and population plus that census block (AF-PAK),
+whose census_* columns are NaN for the other countries' districts (catalog `missing =
+"allowed"`). The census religion, language and Afghan-national shares stay PROTECTED columns
+(NaN elsewhere).
 """
 
 from __future__ import annotations
@@ -134,6 +136,26 @@ def pakistan_population_block(shared: Path, districts: pd.DataFrame) -> District
     return DistrictBlock(features, protected, {"census_pakistan": report}, summary)
 
 
+def pakistan_population_census_block(shared: Path, districts: pd.DataFrame) -> DistrictBlock:
+    """`pakistan_population_block` plus the Pakistan panel's census 2023 covariates
+    (`pakistan_census_block`'s census_* columns, census_missing included) for a panel whose
+    other countries have no census: there they are NaN, declared `missing = "allowed"`."""
+    counts, protected, report, summary = _census(shared, districts)
+    population = population_features(counts[1]["pop_2017"], districts)
+    census = cz.fill_missing_census(cz.census_features(counts), districts["district_id"])
+    imputation = (
+        "districts without census rows: median of the others, population_missing = 1 and "
+        "census_missing = 1; districts of other countries: census_* not measured (NaN)"
+    )
+    report = report | {
+        "population": "pop_2017 of census table 01",
+        "census_covariates": list(census.columns),
+        "imputation": imputation,
+    }
+    features = population.join(census)
+    return DistrictBlock(features, protected, {"census_pakistan": report}, summary)
+
+
 def afghanistan_population_block(shared: Path, districts: pd.DataFrame) -> DistrictBlock:
     """CSO 2013-14 settled population (static; nomads excluded); no protected columns."""
     cso = afg.read_cso_population(shared / AFG_POPULATION)
@@ -166,6 +188,7 @@ def _pakistan(covariates: Callable[[Path, pd.DataFrame], DistrictBlock]) -> Coun
 
 PAKISTAN_CENSUS = _pakistan(pakistan_census_block)
 PAKISTAN_POPULATION = _pakistan(pakistan_population_block)
+PAKISTAN_POPULATION_CENSUS = _pakistan(pakistan_population_census_block)
 AFGHANISTAN = Country(
     name="Afghanistan",
     iso3="AFG",

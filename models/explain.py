@@ -77,20 +77,35 @@ def tree_shap(model, X: pd.DataFrame, tolerance: float = ADDITIVITY_TOLERANCE) -
     return pd.DataFrame(contributions, index=X.index, columns=[*inputs.columns, BASE])
 
 
-def linear_shap(model: Pipeline, X: pd.DataFrame, background: pd.DataFrame) -> pd.DataFrame:
-    """SHAP values of the logistic baseline (select -> scale -> logistic) with the `shap`
-    library's LinearExplainer (interventional, against `background`), in log-odds.
+INDICATOR_PREFIX = "missingindicator_"  # sklearn's name of a was-missing indicator column
 
-    Scaling is one-to-one, so each value belongs to the original column of the same name.
+
+def linear_shap(model: Pipeline, X: pd.DataFrame, background: pd.DataFrame) -> pd.DataFrame:
+    """SHAP values of the logistic baseline (select -> [impute ->] scale -> logistic) with the
+    `shap` library's LinearExplainer (interventional, against `background`), in log-odds.
+
+    Columns are the selected features (original names, in order) and `base_value`. Scaling and
+    median imputation are one-to-one, so each value belongs to the column of the same name; the
+    value of a was-missing indicator (`missingindicator_<column>`, added for features that may
+    be missing) is added to its column's, so the total per row is unchanged.
     """
     if not isinstance(model, Pipeline) or not isinstance(model.steps[-1][1], LogisticRegression):
         raise ExplanationError(f"linear SHAP needs the logistic pipeline, got {type(model)}")
     prepare = model[:-1]
-    names = list(model[0].get_feature_names_out())
+    features = list(model[0].get_feature_names_out())
+    inputs = list(prepare.get_feature_names_out())
+    owner = {n: n.removeprefix(INDICATOR_PREFIX) if n not in features else n for n in inputs}
+    unknown = sorted(n for n, o in owner.items() if o not in features)
+    if unknown:
+        raise ExplanationError(f"logistic pipeline outputs {unknown}, which are not features")
     masker = shap.maskers.Independent(prepare.transform(background), max_samples=200)
     explainer = shap.LinearExplainer(model.steps[-1][1], masker)
     values = explainer(prepare.transform(X)).values
-    frame = pd.DataFrame(values, index=X.index, columns=names)
+    if inputs != features:  # indicators summed into their features, features in input order
+        to_feature = np.zeros((len(inputs), len(features)))
+        to_feature[np.arange(len(inputs)), [features.index(owner[n]) for n in inputs]] = 1.0
+        values = values @ to_feature
+    frame = pd.DataFrame(values, index=X.index, columns=features)
     frame[BASE] = float(np.ravel(explainer.expected_value)[0])
     return frame
 

@@ -129,7 +129,7 @@ def explain_rows(
         final, forecast[features].head(settings.explain.interaction_rows)
     )
     # The logistic baseline explained with the shap library, to compare across model types.
-    logistic = logistic_pipeline(features, settings.model.logistic_C).fit(
+    logistic = logistic_pipeline(features, settings.model.logistic_C, catalog.missing_allowed).fit(
         frame.loc[labelled, features], frame.loc[labelled, TARGET].to_numpy().astype(int)
     )
     shap_logistic = explain.linear_shap(

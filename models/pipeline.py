@@ -9,11 +9,13 @@ out-of-fold predictions from rolling-origin splits inside the training periods.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -168,15 +170,32 @@ def xgboost_pipeline(columns: list[str], settings: XGBoostSettings, seed: int) -
     return Pipeline([("select", _select(columns)), ("xgb", booster)])
 
 
-def logistic_pipeline(columns: list[str], C: float) -> Pipeline:
-    """Baseline: standardised features + L2-regularised logistic regression."""
+def logistic_pipeline(columns: list[str], C: float, missing: Sequence[str] = ()) -> Pipeline:
+    """Baseline: standardised features + L2-regularised logistic regression.
+
+    `missing`: columns that may be NaN (catalog `missing = "allowed"`); when there are any, an
+    `impute` step before scaling fills them with the training median and adds a 0/1
+    `missingindicator_<column>` for each that had NaN in training. Without them the pipeline
+    is select -> scale -> logit, as before."""
+    steps = [("select", _select(columns))]
+    may_be_missing = [c for c in columns if c in set(missing)]
+    if may_be_missing:
+        steps.append(("impute", _impute(may_be_missing)))
     return Pipeline(
         [
-            ("select", _select(columns)),
+            *steps,
             ("scale", StandardScaler()),
             ("logit", LogisticRegression(C=C, max_iter=2000)),
         ]
     )
+
+
+def _impute(columns: list[str]) -> ColumnTransformer:
+    """Median-impute `columns` with was-missing indicators; other columns pass through."""
+    imputer = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
+    return ColumnTransformer(
+        [("impute", imputer, columns)], remainder="passthrough", verbose_feature_names_out=False
+    ).set_output(transform="pandas")
 
 
 MAIN_MODEL = "stack"  # registered when it beats every baseline (models/selection.py)
@@ -189,8 +208,10 @@ def model_zoo(
     history_features: list[str],
     settings: ModelSettings,
     horizon: int,
+    missing: Sequence[str] = (),
 ) -> dict[str, BaseEstimator]:
-    """The baselines, the calibrated xgboost and the main model (the stack), by name."""
+    """The baselines, the calibrated xgboost and the main model (the stack), by name.
+    `missing`: features that may be NaN (xgboost takes NaN as is; the logistic imputes)."""
 
     def calibrated(estimator: BaseEstimator) -> PeriodCalibratedClassifier:
         return PeriodCalibratedClassifier(
@@ -201,7 +222,7 @@ def model_zoo(
     stack = StackedClassifier(
         [
             ("xgboost", xgboost_pipeline(all_features, xgb, seed)),
-            ("logistic", logistic_pipeline(all_features, settings.logistic_C)),
+            ("logistic", logistic_pipeline(all_features, settings.logistic_C, missing)),
             ("historical_rate", HistoricalRateClassifier()),
         ],
         settings.stack_periods,
@@ -211,7 +232,7 @@ def model_zoo(
         "historical_rate": HistoricalRateClassifier(),
         "persistence": PersistenceClassifier(),
         "conflict_history": calibrated(xgboost_pipeline(history_features, xgb, seed)),
-        "logistic": logistic_pipeline(all_features, settings.logistic_C),
+        "logistic": logistic_pipeline(all_features, settings.logistic_C, missing),
         "xgboost": calibrated(xgboost_pipeline(all_features, xgb, seed)),
         MAIN_MODEL: stack,
     }

@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from models.evaluate import paired_bootstrap
+
 RULE = (
     "the main model is registered only if its pooled held-out AUPR is higher and its Brier "
     "score lower than every baseline's; otherwise the baseline with the lowest Brier score"
@@ -100,3 +102,18 @@ def select_model(scores: pd.DataFrame, candidate: str, baselines: list[str]) -> 
         fold_wins=int(wins),
         n_folds=len(folds),
     )
+
+
+def bootstrap_margins(predictions: pd.DataFrame, selection: Selection, seed: int) -> dict:
+    """Paired district-bootstrap intervals (`models.evaluate.paired_bootstrap`) of the
+    candidate's AUPR difference to the best AUPR baseline and its Brier difference to the
+    best Brier baseline."""
+    candidate = selection.candidate
+    brier = paired_bootstrap(predictions, candidate, selection.best_baseline, seed=seed)
+    aupr = brier
+    if selection.best_aupr_baseline != selection.best_baseline:
+        aupr = paired_bootstrap(predictions, candidate, selection.best_aupr_baseline, seed=seed)
+    return {
+        **{k: v for k, v in aupr.items() if k.startswith("aupr")},
+        **{k: v for k, v in brier.items() if not k.startswith("aupr")},
+    }

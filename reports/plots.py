@@ -130,7 +130,7 @@ def shap_beeswarm(explanation: shap.Explanation, max_display: int = 14) -> str:
             show=False,
             plot_size=None,
             s=10,
-            color_bar_label="feature value (grey: not stored)",
+            color_bar_label="feature value (grey: not stored or not measured)",
         )
     ax.set_xlabel("SHAP value (log-odds of the uncalibrated model)", fontsize=9)
     return figure_uri(fig, "png", dpi=100)

@@ -19,14 +19,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from features.writers import write_atomically
 from reports import plots
 from reports.audit import disparity_audit
-from reports.contract import GEOMETRY_FILE, ORACLE, SUMMARY_FILE, TABLES_BY_KEY
+from reports.contract import GEOMETRY_FILE, SUMMARY_FILE, TABLES_BY_KEY
+from reports.model_card import model_card
 from reports.results import Results, district_labels, load_results, period_after
 
 TOP_N = 25
 N_PROFILES = 5
 TEMPLATES = Path(__file__).parent / "templates"
 PDF_PACKAGE = "weasyprint==70.0"
-CARD_METRICS = ["roc_auc", "aupr", "brier_skill", "recall_at_k"]
 PLAN_FILE, PANEL_FILE, PREDICTIONS_FILE = (
     TABLES_BY_KEY[k].file for k in ("plan", "panel", "predictions")
 )
@@ -173,6 +173,12 @@ def _history(res: Results, district: str, fp: str) -> str | None:
     return plots.district_history(history, pd.concat(frames), "incidents and forecasts")
 
 
+def _not_measured(res: Results, names: list[str], data: dict) -> list[str]:
+    """Features the catalog lets be missing (`missing = "allowed"`) whose value is NaN."""
+    allowed = {f for f, spec in res.catalog.items() if spec.get("missing") == "allowed"}
+    return [f for f in names if f in allowed and np.isnan(data[f])]
+
+
 def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
     """The highest-risk districts: waterfall, domain breakdown, history, planned program."""
     fp = str(res.summary.forecast_period)
@@ -194,6 +200,8 @@ def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
             values = pd.Series(explanation.values[i], index=names)
             data = dict(zip(names, explanation.data[i], strict=True))
             text = {f: f"{f} = {data[f]:.3g}" if np.isfinite(data[f]) else f for f in names}
+            entry["not_measured"] = _not_measured(res, names, data)
+            text |= {f: f"{f} = not measured" for f in entry["not_measured"]}
             entry["waterfall"] = plots.driver_waterfall(values, text, f"drivers of {d}")
             domains = {k.removeprefix("domain:"): v for k, v in row.items() if "domain:" in k}
             scale = max([abs(v) for v in domains.values()] + [1e-9])
@@ -241,36 +249,6 @@ def _plan(res: Results, labels: pd.DataFrame) -> dict:
         "catalog_name": catalog_name,
         "truth": s.truth_plan,
     }
-
-
-def _model_card(res: Results) -> dict:
-    s = res.summary
-    metrics, main = s.metrics, s.main_model
-    order = [m for m in [*s.baselines, main, ORACLE] if m in metrics]
-    order += [m for m in metrics if m not in order]
-    card = {
-        "metrics": {m: metrics[m] for m in order},
-        "metric_names": list(next(iter(metrics.values()))) if metrics else [],
-        "bars": plots.metric_bars({m: metrics[m] for m in order}, CARD_METRICS, main),
-        "folds": [asdict(f) for f in s.folds],
-        "top_k": s.evaluation.get("top_k"),
-        "reliability": None,
-        "per_fold": None,
-        "stability": None,
-        "features": [
-            {"name": k, **v, "used": not v.get("protected")} for k, v in res.catalog.items()
-        ],
-        "recovery": s.truth_recovery,
-        "explain": {k: v for k, v in (s.explain or {}).items() if k != "caveat"},
-    }
-    if res.predictions is not None:
-        models = [m for m in order if m in res.predictions.columns]
-        card["reliability"] = plots.reliability_diagram(res.predictions, models, main)
-    if res.metrics is not None:
-        card["per_fold"] = res.metrics[res.metrics["model"] == main].to_dict("records")
-    if res.shap_stability is not None:
-        card["stability"] = res.shap_stability.to_dict("records")
-    return card
 
 
 def _limitations(res: Results, card: dict) -> list[str]:
@@ -341,7 +319,7 @@ def render_report(res: Results) -> str:
     fp = str(res.summary.forecast_period)
     explained = _explanation(res, fp) if res.district_drivers is not None else None
     explanation = explained[0] if explained is not None else None
-    card = _model_card(res)
+    card = model_card(res)
     context = {
         "h": _header(res),
         "notes": _notes(res),

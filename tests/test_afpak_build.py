@@ -228,6 +228,9 @@ def test_afpak_actor_set_adds_the_afghan_war_groups_to_pakistans() -> None:
 def test_shipped_afpak_catalog_programs_and_config_fit_together() -> None:
     catalog = load_catalog(afpak.CATALOG)
     assert all(spec.source for spec in catalog.features.values())
+    census = [n for n in load_catalog(pakistan.CATALOG).model_features if n.startswith("census")]
+    assert catalog.missing_allowed == census
+    assert all("NaN" in catalog.features[n].description for n in census)
     assert catalog.protected_features == [
         n for n in load_catalog(pakistan.CATALOG).protected_features
     ]
@@ -273,11 +276,26 @@ def test_real_afpak_panel_is_contract_valid_and_complete(built: Path) -> None:
     per_country = panel.drop_duplicates("district_id")["country"].value_counts().to_dict()
     assert per_country == {"Afghanistan": 398, "Pakistan": 160}
     assert len(panel) == 558 * 16 and set(panel["period"]) == set(range(2001, 2017))
-    assert panel[catalog.model_features].notna().all().all()
+    always = [f for f in catalog.model_features if f not in catalog.missing_allowed]
+    assert panel[always].notna().all().all()
     protected = panel[catalog.protected_features]
     afghan = panel["country"] == "Afghanistan"
     assert protected[afghan].isna().all().all()
     assert protected[~afghan & (panel["population_missing"] == 0)].notna().all().all()
+
+
+@needs_shared
+def test_real_afpak_census_covariates_are_nan_exactly_for_afghan_districts(built: Path) -> None:
+    panel = pd.read_parquet(built / "panel.parquet")
+    catalog = load_catalog(built / "catalog.toml")
+    census = [n for n in load_catalog(pakistan.CATALOG).model_features if n.startswith("census")]
+    assert catalog.missing_allowed == census  # the Pakistan panel's census covariates, all
+    afghan = panel["country"] == "Afghanistan"
+    assert panel.loc[afghan, census].isna().all().all()
+    assert panel.loc[~afghan, census].notna().all().all()
+    pakistani = panel[~afghan].drop_duplicates("district_id")
+    assert (pakistani["census_missing"] == pakistani["population_missing"]).all()
+    assert pakistani["census_missing"].sum() == 24  # AJK and Gilgit-Baltistan: the median
 
 
 @needs_shared

@@ -138,6 +138,21 @@ def test_stack_attributions_weight_their_members() -> None:
     pd.testing.assert_frame_equal(contributions(stack, rows, FEATURES), combined)
 
 
+def test_stack_with_a_feature_missing_in_some_rows_is_explained_exactly() -> None:
+    X, y, periods, _ = _panel(seed=6)
+    X.loc[X.index % 3 == 0, "x2"] = np.nan  # e.g. a census one country does not have
+    stack = StackedClassifier(
+        [
+            ("xgboost", xgboost_pipeline(FEATURES, SMALL_XGB, 0)),
+            ("logistic", logistic_pipeline(FEATURES, 1.0, missing=["x2"])),
+        ]
+    ).fit(X, y, periods=periods)
+    values = contributions(stack, X.head(300), FEATURES)
+    assert list(values.columns) == [*FEATURES, BASE]  # the indicator counts for x2
+    np.testing.assert_allclose(values.sum(axis=1), stack.decision_function(X.head(300)), atol=1e-4)
+    assert values.loc[X.head(300)["x2"].isna(), "x2"].abs().sum() > 0
+
+
 def test_unknown_model_cannot_be_explained() -> None:
     from sklearn.dummy import DummyClassifier
 

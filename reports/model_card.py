@@ -1,0 +1,69 @@
+"""The report's model card: what was trained on what, how it scored against the baselines,
+and which model the run registered and why."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from reports import plots
+from reports.contract import ORACLE
+from reports.results import Results
+
+CARD_METRICS = ["roc_auc", "aupr", "brier_skill", "recall_at_k"]
+
+
+def _selection_text(selection: dict | None) -> str | None:
+    """The registration rule's outcome in words (summary.json `selection`)."""
+    if not selection:
+        return None
+    b = selection["bootstrap"]
+    margins = (
+        f"{selection['candidate']} minus the best baseline: AUPR {b['aupr_diff']:+.3f} (90 % "
+        f"district-bootstrap interval {b['aupr_low']:+.3f} to {b['aupr_high']:+.3f}), Brier "
+        f"{b['brier_diff']:+.4f} ({b['brier_low']:+.4f} to {b['brier_high']:+.4f}); better than "
+        f"{selection['best_baseline']} on both in {selection['fold_wins']} of "
+        f"{selection['n_folds']} folds."
+    )
+    if selection["fell_back"]:
+        verdict = (
+            f"The main model ({selection['candidate']}) did not beat every baseline "
+            f"({', '.join(selection['lost_to'])}), so this run registered and explains the best "
+            f"baseline, {selection['chosen']}."
+        )
+    else:
+        verdict = f"The registered model ({selection['chosen']}) beats every baseline."
+    return f"{verdict} Rule: {selection['rule']}. {margins}"
+
+
+def model_card(res: Results) -> dict:
+    """The model card's content: metrics of every model, bars, reliability, folds, feature
+    list, truth recovery, stability and the registration decision."""
+    s = res.summary
+    metrics, main = s.metrics, s.main_model
+    order = [m for m in [*s.baselines, main, ORACLE] if m in metrics]
+    order += [m for m in metrics if m not in order]
+    card = {
+        "metrics": {m: metrics[m] for m in order},
+        "metric_names": list(next(iter(metrics.values()))) if metrics else [],
+        "bars": plots.metric_bars({m: metrics[m] for m in order}, CARD_METRICS, main),
+        "folds": [asdict(f) for f in s.folds],
+        "top_k": s.evaluation.get("top_k"),
+        "reliability": None,
+        "per_fold": None,
+        "stability": None,
+        "features": [
+            {"name": k, **v, "used": not v.get("protected")} for k, v in res.catalog.items()
+        ],
+        "recovery": s.truth_recovery,
+        "explain": {k: v for k, v in (s.explain or {}).items() if k != "caveat"},
+        "baselines": s.baselines,
+        "selection": _selection_text(s.selection),
+    }
+    if res.predictions is not None:
+        models = [m for m in order if m in res.predictions.columns]
+        card["reliability"] = plots.reliability_diagram(res.predictions, models, main)
+    if res.metrics is not None:
+        card["per_fold"] = res.metrics[res.metrics["model"] == main].to_dict("records")
+    if res.shap_stability is not None:
+        card["stability"] = res.shap_stability.to_dict("records")
+    return card
