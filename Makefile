@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 PIP_FLAGS := --disable-pip-version-check --no-input -q
 
 .DEFAULT_GOAL := help
-.PHONY: help run test fuzz report report-browser-test lint format ui server bench lock clean
+.PHONY: help run test fuzz report report-browser-test lint format ui server bench skill lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ server: $(STAMP) ## MLflow tracking server on http://127.0.0.1:5001 (SERVER_PORT
 
 bench: $(STAMP) ## timing benchmarks (figures go into the README)
 	$(BIN)/python benchmarks/bench_training.py
+
+skill: $(STAMP) ## held-out skill of the stack vs every baseline on every panel (README table)
+	$(BIN)/python benchmarks/bench_skill.py
 
 lock: ## re-resolve requirements.in into requirements.lock
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

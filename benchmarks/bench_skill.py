@@ -15,6 +15,7 @@ Every panel is scored exactly as `train.py` scores it (the same configs, folds a
 MLflow, no explanation.
 
     python benchmarks/bench_skill.py [--shared ../shared/data] [--panels NAME ...] [--csv FILE]
+                                     [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -89,13 +90,16 @@ def second_region_oracle(folder: Path, predictions: pd.DataFrame) -> pd.Series:
     return pd.Series(keyed.reindex(index).to_numpy(), index=predictions.index)
 
 
-def score_panel(name: str, folder: Path, shared: Path) -> dict | None:
-    """One row of the skill table, or None when the panel's data is absent."""
+def score_panel(
+    name: str, folder: Path, shared: Path, extra: list[str] | None = None
+) -> dict | None:
+    """One row of the skill table, or None when the panel's data is absent; `extra`:
+    `--set` overrides applied to every panel's config."""
     setup = panel_config(name, folder, shared)
     if setup is None:
         return None
     path, overrides = setup
-    config = load_config(path, overrides)
+    config = load_config(path, [*overrides, *(extra or [])])
     started = time.perf_counter()
     data = prepare(config, load_inputs(config))
     result = evaluate(config, data, progress=lambda message: None)
@@ -171,12 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared" / "data")
     parser.add_argument("--panels", nargs="+", choices=PANELS, default=PANELS)
     parser.add_argument("--csv", type=Path, help="also write the full table here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for every panel, e.g. model.stack_periods=6 (repeatable)",
+    )
     args = parser.parse_args(argv)
     rows, missing = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.panels:
             print(f"scoring {name} ...", file=sys.stderr, flush=True)
-            row = score_panel(name, Path(tmp) / name, args.shared)
+            row = score_panel(name, Path(tmp) / name, args.shared, args.set)
             (rows.append(row) if row else missing.append(name))
     table = pd.DataFrame(rows)
     print(
@@ -187,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         "# base = the best baseline on that measure; d = stack minus it, "
         "with a 90 % district-bootstrap interval"
     )
+    if args.set:
+        print(f"# overrides: {' '.join(args.set)}")
     print(render(table))
     if missing:
         print(f"# not run (no data in {args.shared}): {', '.join(missing)}")

@@ -198,6 +198,19 @@ def _impute(columns: list[str]) -> ColumnTransformer:
     ).set_output(transform="pandas")
 
 
+class StackMember(BaseEstimator):
+    """Not a model of its own: the forecast of member `member` of the fitted zoo model
+    `stack` alone (`StackedClassifier.member_proba`), shown beside the stack at no extra fit.
+    `models.validate` fills its column from the fitted stack; it cannot be fitted."""
+
+    def __init__(self, stack: str, member: str):
+        self.stack = stack
+        self.member = member
+
+    def fit(self, *args: object, **kwargs: object) -> StackMember:
+        raise TypeError(f"{self.member} is read from the fitted {self.stack}, not fitted alone")
+
+
 MAIN_MODEL = "stack"  # registered when it beats every baseline (models/selection.py)
 COMPONENTS = ["xgboost"]  # shown beside the main model: what the stack adds to it
 BASELINES = ["historical_rate", "persistence", "conflict_history", "logistic"]
@@ -233,7 +246,8 @@ def model_zoo(
         "persistence": PersistenceClassifier(),
         "conflict_history": calibrated(xgboost_pipeline(history_features, xgb, seed)),
         "logistic": logistic_pipeline(all_features, settings.logistic_C, missing),
-        "xgboost": calibrated(xgboost_pipeline(all_features, xgb, seed)),
+        # the stack's xgboost member alone, Platt-calibrated on its out-of-fold periods
+        "xgboost": StackMember(MAIN_MODEL, "xgboost"),
         MAIN_MODEL: stack,
     }
 

@@ -99,14 +99,19 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
             scores.append(self._log_odds(fitted, X[test]))
             labels.append(y[test])
         self.n_stack_rows_ = int(sum(len(part) for part in labels))
+        names = [name for name, _ in self.members]
         if self.n_stack_rows_ and len(np.unique(np.concatenate(labels))) == 2:
-            self.intercept_, self.weights_ = fit_weights(
-                np.vstack(scores), np.concatenate(labels).astype(float), self.C
-            )
+            Z, outcome = np.vstack(scores), np.concatenate(labels).astype(float)
+            self.intercept_, self.weights_ = fit_weights(Z, outcome, self.C)
+            # each member alone, Platt-calibrated on the same out-of-fold forecasts
+            self.member_calibration_ = {
+                name: fit_weights(Z[:, [j]], outcome, self.C) for j, name in enumerate(names)
+            }
         else:
             self.n_stack_rows_ = 0
             self.intercept_ = 0.0
             self.weights_ = np.eye(len(self.members))[0]
+            self.member_calibration_ = {name: (0.0, np.ones(1)) for name in names}
         self.members_ = self._fit_members(X, y)
         self.classes_ = np.array([0, 1])
         return self
@@ -121,6 +126,7 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
                 member.set_params(**{f"{member.steps[-1][0]}__random_state": seed})
         copy.members_ = copy._fit_members(X, np.asarray(y).astype(int))
         copy.intercept_, copy.weights_ = self.intercept_, self.weights_.copy()
+        copy.member_calibration_ = self.member_calibration_
         copy.n_stack_rows_, copy.classes_ = self.n_stack_rows_, self.classes_
         return copy
 
@@ -128,6 +134,14 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
         """Member name -> weight."""
         check_is_fitted(self, "weights_")
         return {name: float(w) for name, w in zip(self.members_, self.weights_, strict=True)}
+
+    def member_proba(self, name: str, X: pd.DataFrame) -> np.ndarray:
+        """P(incident) of member `name` alone, Platt-calibrated on the stack's out-of-fold
+        forecasts (what the member would score as a model of its own), shape (n,)."""
+        check_is_fitted(self, "member_calibration_")
+        intercept, slope = self.member_calibration_[name]
+        z = member_log_odds(self.members_[name], X)
+        return np.clip(sigmoid(intercept + slope[0] * z), 1e-4, 1 - 1e-4)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """The stack's log-odds."""

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, clone
 
 from features.build import PERIOD_INDEX, TARGET
 from features.splits import Fold
-from models.pipeline import fit_model
+from models.pipeline import StackMember, fit_model
 
 ID_COLUMNS = ["district_id", "period", PERIOD_INDEX]
 
@@ -22,8 +22,9 @@ def cross_validated_predictions(
     on_fold: Callable[[Fold], None] | None = None,
 ) -> pd.DataFrame:
     """For each fold, fit a fresh clone of every model on the training rows and forecast the
-    test rows. Returns one row per test row: district_id, period, period_index, fold, target and
-    one probability column per model name."""
+    test rows (a `StackMember` is read from its fitted stack). Returns one row per test row:
+    district_id, period, period_index, fold, target and one probability column per model
+    name, in the order of `models`."""
     X = frame[feature_columns]
     y = frame[TARGET]
     periods = frame[PERIOD_INDEX].to_numpy()
@@ -35,10 +36,15 @@ def cross_validated_predictions(
         out = frame.iloc[test][ID_COLUMNS].copy()
         out["fold"] = fold.number
         out[TARGET] = y.iloc[test].to_numpy()
+        fitted = {
+            name: fit_model(clone(model), X.iloc[train], y.iloc[train].to_numpy(), periods[train])
+            for name, model in models.items()
+            if not isinstance(model, StackMember)
+        }
         for name, model in models.items():
-            fitted = fit_model(
-                clone(model), X.iloc[train], y.iloc[train].to_numpy(), periods[train]
-            )
-            out[name] = fitted.predict_proba(X.iloc[test])[:, 1]
+            if isinstance(model, StackMember):
+                out[name] = fitted[model.stack].member_proba(model.member, X.iloc[test])
+            else:
+                out[name] = fitted[name].predict_proba(X.iloc[test])[:, 1]
         parts.append(out)
     return pd.concat(parts, ignore_index=True)

@@ -141,8 +141,10 @@ def test_logistic_imputes_the_median_with_an_indicator_only_when_a_column_may_be
 def test_zoo_passes_missing_columns_to_the_logistic_and_nan_to_xgboost(survey) -> None:
     X, y = survey
     zoo = model_zoo(["a", "survey", "c"], ["a"], ModelSettings(), horizon=1, missing=["survey"])
+    members = dict(zoo["stack"].members)
     assert "impute" in zoo["logistic"].named_steps
-    booster = zoo["xgboost"].estimator.set_params(xgb__n_estimators=5, xgb__n_jobs=1).fit(X, y)
+    assert "impute" in members["logistic"].named_steps  # the stack's logistic member too
+    booster = members["xgboost"].set_params(xgb__n_estimators=5, xgb__n_jobs=1).fit(X, y)
     assert booster[0].transform(X)["survey"].isna().sum() == 100  # NaN reaches xgboost as is
     assert np.isfinite(booster.predict_proba(X)).all()
 

@@ -316,6 +316,7 @@ def test_a_main_model_that_loses_is_not_registered_the_best_baseline_is(
     def losing_zoo(*args, **kwargs):
         zoo = real_zoo(*args, **kwargs)
         zoo[MAIN_MODEL] = StackedClassifier([("persistence", PersistenceClassifier())])
+        del zoo["xgboost"]  # a member of the real stack, not of this one
         return zoo
 
     monkeypatch.setattr(run, "model_zoo", losing_zoo)
@@ -345,3 +346,29 @@ def test_a_main_model_that_loses_is_not_registered_the_best_baseline_is(
     assert forecast["probability"].between(0, 1).all()
     assert (out / "plan.csv").exists() and (out / "district_profiles.csv").exists()
     assert "did not beat every baseline" in (tmp_path / "r.html").read_text()
+
+
+def test_a_stack_member_is_read_from_the_fitted_stack_never_fitted_alone() -> None:
+    from features.splits import Fold
+    from models.pipeline import StackMember
+    from models.validate import cross_validated_predictions
+
+    X, y, periods, districts = _panel(seed=8, n_districts=60)
+    frame = X.assign(target=y, period_index=periods, district_id=districts, period=periods)
+    fold = Fold(1, 7, np.flatnonzero(periods < 7), np.flatnonzero(periods == 7))
+    models = {"stack": _stack(), "xgboost": StackMember("stack", "xgboost")}
+    predictions = cross_validated_predictions(frame, models, FEATURES, [fold])
+    stack = _stack().fit(X.iloc[fold.train_index], y[fold.train_index], periods[fold.train_index])
+    expected = stack.member_proba("xgboost", X.iloc[fold.test_index])
+    np.testing.assert_allclose(predictions["xgboost"], expected)
+    # the member alone, Platt-calibrated on the stack's out-of-fold forecasts: a monotone map
+    # of xgboost's margin
+    margin = (
+        stack.members_["xgboost"]
+        .steps[-1][1]
+        .predict(X.iloc[fold.test_index][FEATURES], output_margin=True)
+    )
+    order = np.argsort(margin)
+    assert (np.diff(expected[order]) >= -1e-12).all()
+    with pytest.raises(TypeError, match="read from the fitted stack"):
+        StackMember("stack", "xgboost").fit(X, y)
