@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
+import pandas as pd
+
 from reports import plots
 from reports.contract import ORACLE
 from reports.results import Results
@@ -67,3 +69,32 @@ def model_card(res: Results) -> dict:
     if res.shap_stability is not None:
         card["stability"] = res.shap_stability.to_dict("records")
     return card
+
+
+XBORDER_PREFIX = "hist_spatial_xborder"
+
+
+def spillover(res: Results, labels: pd.DataFrame, period: str) -> dict | None:
+    """How much of the forecast the model attributes to incidents across a national border
+    (the `hist_spatial_xborder*` features of a panel built with cross-border lags): their
+    share of the mean |SHAP| in `period`, and the districts where they weigh most."""
+    drivers = res.district_drivers
+    if drivers is None or not drivers["feature"].str.startswith(XBORDER_PREFIX).any():
+        return None
+    rows = drivers[drivers["period"].astype(str) == period]
+    xborder = rows["feature"].str.startswith(XBORDER_PREFIX)
+    total = rows["shap_value"].abs().sum()
+    per_district = rows[xborder].groupby("district_id")["shap_value"].sum()
+    top = per_district.abs().sort_values(ascending=False).head(5).index
+    return {
+        "features": sorted(rows.loc[xborder, "feature"].unique()),
+        "share": float(rows.loc[xborder, "shap_value"].abs().sum() / total) if total else 0.0,
+        "top": [
+            {
+                "name": labels["name"].get(d, d),
+                "country": labels["country"].get(d, ""),
+                "shap": float(per_district[d]),
+            }
+            for d in top
+        ],
+    }

@@ -230,8 +230,16 @@ def district_history(history: pd.DataFrame, forecasts: pd.DataFrame, title: str)
     return figure_uri(fig)
 
 
-def risk_map(geo, column: str = "risk") -> str:
-    """Choropleth of forecast probability; districts without a forecast in light grey."""
+def _draw_borders(ax, borders: dict | None) -> None:
+    """Province (thin) and country (thick) outlines over a district map."""
+    for level, width in (("admin1", 0.6), ("country", 1.6)):
+        if borders and borders.get(level) is not None:
+            borders[level].plot(ax=ax, color="#222222", linewidth=width)
+
+
+def risk_map(geo, column: str = "risk", borders: dict | None = None, title: str = "") -> str:
+    """Choropleth of forecast probability; districts without a forecast in light grey;
+    `borders`: {"country": GeoSeries of lines, "admin1": ...} drawn on top."""
     fig = Figure(figsize=(6.4, 5.6))
     ax = fig.add_subplot()
     geo.plot(
@@ -251,13 +259,15 @@ def risk_map(geo, column: str = "risk") -> str:
             "pad": 0.02,
         },
     )
+    _draw_borders(ax, borders)
     ax.set_axis_off()
-    ax.set_title("Forecast risk", fontsize=10)
+    ax.set_title(title or "Forecast risk", fontsize=10)
     return figure_uri(fig, "png", dpi=100)
 
 
-def plan_map(geo, column: str = "program") -> str:
-    """Districts coloured by the program the plan gives them; the rest in light grey."""
+def plan_map(geo, column: str = "program", borders: dict | None = None) -> str:
+    """Districts coloured by the program the plan gives them; the rest in light grey;
+    `borders` as for `risk_map`."""
     fig = Figure(figsize=(6.4, 5.6))
     ax = fig.add_subplot()
     geo.plot(ax=ax, color="#eeeeee", linewidth=0.2, edgecolor="#888888")
@@ -285,6 +295,7 @@ def plan_map(geo, column: str = "program") -> str:
         frameon=False,
         title="program",
     )
+    _draw_borders(ax, borders)
     ax.set_axis_off()
     ax.set_title("Prevention plan", fontsize=10)
     return figure_uri(fig, "png", dpi=100)
