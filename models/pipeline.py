@@ -25,7 +25,7 @@ from xgboost import XGBClassifier
 
 from models.probability import logit, two_columns
 from models.settings import ModelSettings, XGBoostSettings
-from models.stack import StackedClassifier
+from models.stack import StackedClassifier, out_of_fold_windows
 
 
 class HistoricalRateClassifier(ClassifierMixin, BaseEstimator):
@@ -89,12 +89,10 @@ class PeriodCalibratedClassifier(ClassifierMixin, BaseEstimator):
         self.horizon = horizon
 
     def _out_of_fold(self, X, y, periods) -> tuple[np.ndarray, np.ndarray]:
-        unique = np.sort(np.unique(periods))
         scores, labels = [], []
-        for c in unique[-self.n_calibration_periods :]:
-            train, test = periods <= c - self.horizon, periods == c
-            if len(np.unique(y[train])) < 2:
-                continue
+        for train, test in out_of_fold_windows(
+            periods, y, self.n_calibration_periods, self.horizon
+        ):
             model = clone(self.estimator).fit(X[train], y[train])
             scores.append(model.predict_proba(X[test])[:, 1])
             labels.append(y[test])

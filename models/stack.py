@@ -39,6 +39,20 @@ def member_log_odds(model: BaseEstimator, X: pd.DataFrame) -> np.ndarray:
     return logit(model.predict_proba(X)[:, 1])
 
 
+def out_of_fold_windows(
+    periods: np.ndarray, y: np.ndarray, n_periods: int, horizon: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(train, test) row masks for each of the last `n_periods` periods c: train on periods
+    <= c - horizon (labels known by c), test on period c; windows whose training rows have
+    one outcome only are skipped. Shared by the stack and period calibration."""
+    windows = []
+    for c in np.sort(np.unique(periods))[-n_periods:]:
+        train, test = periods <= c - horizon, periods == c
+        if len(np.unique(y[train])) == 2:
+            windows.append((train, test))
+    return windows
+
+
 def fit_weights(Z: np.ndarray, y: np.ndarray, C: float) -> tuple[float, np.ndarray]:
     """Intercept and non-negative weights maximising the log-likelihood of y under
     sigmoid(a + Z w), with an L2 penalty 1/(2C) * |w|^2."""
@@ -91,10 +105,7 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("StackedClassifier.fit needs `periods`")
         y, periods = np.asarray(y).astype(int), np.asarray(periods)
         scores, labels = [], []
-        for c in np.sort(np.unique(periods))[-self.n_stack_periods :]:
-            train, test = periods <= c - self.horizon, periods == c
-            if len(np.unique(y[train])) < 2:
-                continue
+        for train, test in out_of_fold_windows(periods, y, self.n_stack_periods, self.horizon):
             fitted = self._fit_members(X[train], y[train])
             scores.append(self._log_odds(fitted, X[test]))
             labels.append(y[test])
