@@ -12,17 +12,41 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+_HELD: dict[tuple[Path, int], int] = {}  # (lock, thread) held by this process -> depth
+_HELD_GUARD = threading.RLock()
+
 
 @contextmanager
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if absent) for the duration of the block;
-    other processes asking for the same lock wait. Released when the process dies, too."""
+    other processes asking for the same lock wait. Released when the process dies, too.
+    Re-entrant within a thread: a block that already holds the lock (e.g. an alias move
+    whose first client creates the store) passes through instead of waiting for itself;
+    another thread waits as another process would."""
+    key = (path.resolve(), threading.get_ident())
+    with _HELD_GUARD:
+        if key in _HELD:
+            _HELD[key] += 1
+            nested = True
+        else:
+            nested = False
+    if nested:
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _HELD[key] -= 1
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
+        with _HELD_GUARD:
+            _HELD[key] = 1
         yield
     finally:
+        with _HELD_GUARD:
+            _HELD.pop(key, None)
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
