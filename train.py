@@ -33,7 +33,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="train.py",
         description="Forecast district risk of violent-extremist incidents: train every model "
         "with rolling-origin evaluation, explain, plan, log to MLflow and register the "
-        "xgboost pipeline. Subcommands: plan, retrain, rollback, synth, compare (each has "
+        "stack (or the best baseline when the stack does not beat every baseline). "
+        "Subcommands: plan, retrain, rollback, synth, compare (each has "
         "--help).",
     )
     parser.add_argument(
@@ -66,8 +67,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--search",
         type=int,
         metavar="N",
-        help="first run N Optuna trials of the xgboost hyper-parameters on the rolling-origin "
-        "folds (nested MLflow runs under one parent), then train with the best",
+        help="first run N Optuna trials of the xgboost hyper-parameters on inner folds of the "
+        "periods before the reported folds (never on them; nested MLflow runs under one "
+        "parent), then train with the best",
     )
     parser.add_argument(
         "--print-config",

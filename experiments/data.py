@@ -118,3 +118,23 @@ def _split_adjacency(panel, geometry, district_ids, adjacency, tolerance_km, sou
     within, touching = split_by_country(adjacency, district_ids, country)
     cross = ((across + touching) > 0).astype(float).tocsr()
     return (within, cross) if cross.nnz else (adjacency, None)
+
+
+def oracle_column(inputs: ExperimentInputs, predictions: pd.DataFrame, horizon: int):
+    """The true probability of each held-out row, when the data is synthetic and h = 1."""
+    if inputs.oracle is None or horizon != 1:
+        return None
+    keyed = inputs.oracle.set_index(["district_id", "period"])["oracle_prob"]
+    index = pd.MultiIndex.from_frame(predictions[["district_id", "period"]])
+    return keyed.reindex(index).to_numpy()
+
+
+def truth_terms(inputs: ExperimentInputs, frame: pd.DataFrame, horizon: int):
+    """True driver terms aligned with the frame's rows (synthetic data, horizon 1 only)."""
+    if inputs.contributions is None or horizon != 1:
+        return None
+    return (
+        frame[["district_id", "period"]]
+        .merge(inputs.contributions, on=["district_id", "period"], how="left")
+        .drop(columns=["district_id", "period", "intercept"], errors="ignore")
+    )

@@ -23,10 +23,16 @@ from sklearn.base import BaseEstimator, clone
 
 from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig
-from experiments.data import ExperimentInputs, load_inputs
+from experiments.data import ExperimentInputs, load_inputs, oracle_column, truth_terms
 from experiments.locks import check_interrupted
 from experiments.prepare import PreparedData, prepare
-from experiments.registry import COMPLETE_TAG, HORIZON_TAG, SYNTHETIC_TAG
+from experiments.registry import (
+    COMPLETE_TAG,
+    FALLBACK_TAG,
+    HORIZON_TAG,
+    MODEL_KIND_TAG,
+    SYNTHETIC_TAG,
+)
 from experiments.staging import publish, staging_dir
 from features.build import PERIOD_INDEX, TARGET
 from features.writers import (
@@ -129,7 +135,7 @@ def evaluate(
         ),
     )
     names = list(zoo)
-    oracle = _oracle_column(data.inputs, predictions, data.horizon)
+    oracle = oracle_column(data.inputs, predictions, data.horizon)
     if oracle is not None:
         predictions[ORACLE] = oracle
         names.append(ORACLE)
@@ -175,7 +181,7 @@ def explain_target(
     forecast, found = final.forecast, None
     if programs is not None:  # loaded only when the explain stage is enabled
         settings = InsightSettings(config.model, config.explain, config.targeting)
-        truth = _truth_terms(data.inputs, data.frame, data.horizon)
+        truth = truth_terms(data.inputs, data.frame, data.horizon)
         found = explain_and_target(
             data.frame, data.catalog, data.folds, final.model, settings, programs, truth, progress
         )
@@ -237,12 +243,21 @@ def log_run(
     version and moves no alias. Returns every file written, summary.json first."""
     inputs, frame = data.inputs, data.frame
     labelled = frame[TARGET].notna()
-    tags = {SYNTHETIC_TAG: str(inputs.synthetic).lower(), HORIZON_TAG: str(data.horizon)}
+    selection = evaluation.selection
+    tags = {
+        SYNTHETIC_TAG: str(inputs.synthetic).lower(),
+        HORIZON_TAG: str(data.horizon),
+        MODEL_KIND_TAG: selection.chosen,
+        FALLBACK_TAG: str(selection.fell_back).lower(),
+    }
     name = config.registered_model_name if config.tracking.register_model else None
     with tracking.tracked_run(config.tracking.experiment, config.name, tags) as run_id:
         tracking.log_config(config.model_dump())
         tracking.log_dataset(inputs.panel, config.name, inputs.source, inputs.fingerprint)
         tracking.log_metric_table(evaluation.scores)
+        tracking.log_scalars(
+            {f"selection.{k}": v for k, v in evaluation.comparison.items() if k != "n_boot"}
+        )
         if found is not None:
             tracking.log_scalars(found.metrics)
         summary.model_uri = tracking.log_model(
@@ -260,6 +275,9 @@ def log_run(
         )
         write_json(summary_path, summary.to_dict())
         tracking.log_to_run(run_id, {}, [summary_path])  # replaces the artifact
+        tracking.tag_version(
+            name, summary.model_version, {k: tags[k] for k in (MODEL_KIND_TAG, FALLBACK_TAG)}
+        )
     tracking.tag_run(run_id, {COMPLETE_TAG: "true"})
     return files
 
@@ -304,26 +322,6 @@ def preflight(config: ExperimentConfig, output_dir: Path) -> None:
 
 
 # --- helpers ---
-
-
-def _oracle_column(inputs: ExperimentInputs, predictions: pd.DataFrame, horizon: int):
-    """The true probability of each held-out row, when the data is synthetic and h = 1."""
-    if inputs.oracle is None or horizon != 1:
-        return None
-    keyed = inputs.oracle.set_index(["district_id", "period"])["oracle_prob"]
-    index = pd.MultiIndex.from_frame(predictions[["district_id", "period"]])
-    return keyed.reindex(index).to_numpy()
-
-
-def _truth_terms(inputs: ExperimentInputs, frame: pd.DataFrame, horizon: int):
-    """True driver terms aligned with the frame's rows (synthetic data, horizon 1 only)."""
-    if inputs.contributions is None or horizon != 1:
-        return None
-    return (
-        frame[["district_id", "period"]]
-        .merge(inputs.contributions, on=["district_id", "period"], how="left")
-        .drop(columns=["district_id", "period", "intercept"], errors="ignore")
-    )
 
 
 def pooled_metrics(scores: pd.DataFrame) -> dict[str, dict[str, float | None]]:

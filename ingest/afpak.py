@@ -1,5 +1,6 @@
-"""Build the transnational Afghanistan + Pakistan district-year panel (2001-2016) from the shared
-real-world data and print how to train on it.
+"""Build the Afghanistan + Pakistan district-year panel (2001-2016) from the shared data.
+
+Reads the shared real-world data in place and prints how to train on the panel.
 
 python -m ingest.afpak --shared ../shared/data --out output/afpak \
     [--actors extremist|is|all] [--max-where-prec 3]

@@ -29,7 +29,8 @@ RULE = (
 @dataclass(frozen=True)
 class Selection:
     """The model a run registers and why. `best_baseline` has the lowest Brier score,
-    `best_aupr_baseline` the highest AUPR. `aupr_margin` = candidate minus the best baseline
+    `best_aupr_baseline` the highest AUPR (`best_baseline_brier`: the former's Brier score).
+    `aupr_margin` = candidate minus the best baseline
     AUPR; `brier_change` = candidate Brier / best baseline Brier - 1 (negative is better);
     `lost_to` lists `baseline.metric` the candidate did not beat; `fold_wins` counts the
     folds where it beat the best baseline on both measures."""
@@ -41,6 +42,7 @@ class Selection:
     fell_back: bool
     aupr_margin: float
     brier_change: float
+    best_baseline_brier: float
     lost_to: list[str]
     fold_wins: int
     n_folds: int
@@ -58,9 +60,13 @@ class Selection:
         )
         if not self.fell_back:
             return f"registered: {self.chosen}, which beats every baseline ({margins})"
+        lost = ", ".join(
+            f"{baseline} on {metric.upper() if metric == 'aupr' else metric.capitalize()}"
+            for baseline, _, metric in (item.partition(".") for item in self.lost_to)
+        )
         return (
-            f"registered: {self.chosen} (fallback) — {self.candidate} did not beat "
-            f"{', '.join(self.lost_to)} ({margins})"
+            f"registered: {self.chosen} (fallback) — {self.candidate} did not beat {lost} "
+            f"({margins})"
         )
 
 
@@ -98,6 +104,7 @@ def select_model(scores: pd.DataFrame, candidate: str, baselines: list[str]) -> 
         fell_back=bool(lost),
         aupr_margin=float(pooled.loc[candidate, "aupr"] - pooled.loc[baselines, "aupr"].max()),
         brier_change=float(pooled.loc[candidate, "brier"] / pooled.loc[best, "brier"] - 1),
+        best_baseline_brier=float(pooled.loc[best, "brier"]),
         lost_to=lost,
         fold_wins=int(wins),
         n_folds=len(folds),

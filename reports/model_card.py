@@ -59,6 +59,7 @@ def model_card(res: Results) -> dict:
         "recovery": s.truth_recovery,
         "explain": {k: v for k, v in (s.explain or {}).items() if k != "caveat"},
         "baselines": s.baselines,
+        "candidate": (s.selection or {}).get("candidate"),
         "selection": _selection_text(s.selection),
     }
     if res.predictions is not None:

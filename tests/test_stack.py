@@ -342,6 +342,14 @@ def test_a_main_model_that_loses_is_not_registered_the_best_baseline_is(
         "conflict_history": "PeriodCalibratedClassifier",
     }
     assert type(model).__name__ == kinds[selection["chosen"]]
+    # and MLflow says so on the run and on the version, not only in summary.json
+    client = mlflow.MlflowClient()
+    version = client.get_model_version("rootcast-h1", summary["model_version"])
+    run_tags = client.get_run(summary["run_id"]).data.tags
+    for tags in (version.tags, run_tags):
+        assert tags["rootcast.registered_model"] == selection["chosen"]
+        assert tags["rootcast.fallback"] == "true"
+    assert "did not beat" in printed and "% [" in printed  # Brier interval in percent too
     forecast = pd.read_csv(out / "forecast.csv")
     assert forecast["probability"].between(0, 1).all()
     assert (out / "plan.csv").exists() and (out / "district_profiles.csv").exists()
