@@ -14,12 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from experiments.cli import add_set_argument
+from experiments.cli import add_set_argument, quiet_library_logs
 from features.errors import RootcastError
 
 if TYPE_CHECKING:
@@ -186,9 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     verbose = bool({"-v", "--verbose"} & set(argv))
     argv = [a for a in argv if a not in {"-v", "--verbose"}]
-    if not verbose:  # MLflow's own INFO lines only with -v
-        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_library_logs(verbose)  # MLflow's own INFO lines only with -v
     from experiments.locks import stop_on_ctrl_c
 
     stop_on_ctrl_c()

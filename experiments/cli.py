@@ -7,6 +7,8 @@ stderr with exit code 2.
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -34,6 +36,19 @@ def progress_printer(quiet: bool) -> Callable[[str], None]:
             print(f"[{time.perf_counter() - started:6.1f}s] {message}", file=sys.stderr, flush=True)
 
     return progress
+
+
+LIBRARY_LOGGERS = ("mlflow", "alembic")  # their INFO lines are not ours to print
+
+
+def quiet_library_logs(verbose: bool) -> None:
+    """MLflow's and alembic's own INFO lines (e.g. "Creating initial MLflow database tables")
+    only with -v: below WARNING they are dropped. Works whether or not MLflow is imported yet
+    (before, through MLflow's MLFLOW_LOGGING_LEVEL, which a user's own setting overrides)."""
+    if not verbose:
+        os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def add_set_argument(parser: argparse.ArgumentParser, help: str) -> None:

@@ -20,7 +20,7 @@ from experiments.prepare import prepare
 from features.writers import check_output_dir, write_csv, write_json
 from models import explain, targeting
 from models.insight import forecast_rows, plan_programs
-from reports import contract
+from reports import contract, desk
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,8 @@ class PlanRequest:
 
 def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.DataFrame:
     """Load the model and its run's config, re-create the forecast rows, allocate, write
-    `plan.csv` and `plan_summary.json` to `output_dir`; returns the plan."""
+    `plan.csv` (named, ranked and rounded as `reports.desk` makes it) and `plan_summary.json`
+    to `output_dir`; returns the plan as written."""
     check_output_dir(output_dir, "--output")
     progress(f"loading model {request.model}")
     try:
@@ -68,7 +69,11 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
     shap_values = explain.contributions(model, forecast[features], features)
     plan = plan_programs([model], frame, features, shap_values, programs, settings)
     plan_table = contract.TABLES_BY_KEY["plan"]
-    write_csv(output_dir / plan_table.file, contract.check_table(plan_table.key, plan))
+    ranked = forecast[["district_id", "period"]].assign(
+        probability=model.predict_proba(forecast[features])[:, 1]
+    )
+    table = desk.plan_table(plan, ranked, inputs.panel, data.horizon)
+    write_csv(output_dir / plan_table.file, contract.check_table(plan_table.key, table))
     write_json(
         output_dir / "plan_summary.json",
         {
@@ -82,4 +87,4 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
             "caveat": explain.CAVEAT,
         },
     )
-    return plan
+    return table

@@ -53,6 +53,7 @@ from models.targeting import DEFAULT_PROGRAMS, ProgramCatalog, load_programs
 from models.validate import cross_validated_predictions
 from reports import contract
 from reports.contract import ORACLE, DataInfo, FoldInfo, RunSummary, TargetInfo
+from reports.desk import desk_tables
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str], None]
@@ -206,7 +207,8 @@ def persist(
         "forecast": forecast,
         **(found.tables if found is not None else {}),
         "panel": data.inputs.panel,  # labels, incidents and protected columns for reports
-    }
+    }  # named, ranked, banded and rounded for people: forecast.csv, plan.csv
+    tables = desk_tables(tables, data.inputs.panel, data.horizon, evaluation.selection.chosen)
     checked = {key: contract.check_table(key, table) for key, table in tables.items()}
     output_dir.mkdir(parents=True, exist_ok=True)
     writers = {".parquet": write_parquet, ".csv": write_csv}

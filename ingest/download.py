@@ -311,7 +311,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="python -m ingest.download",
         description="Download a public source into the cache and print its path.",
     )
-    parser.add_argument("source", nargs="?", choices=list(SOURCES), help="source to fetch")
+    parser.add_argument(
+        "source",
+        nargs="?",
+        choices=list(SOURCES),
+        type=lambda name: name.replace("-", "_"),  # ucdp-ged is taken for ucdp_ged
+        help="source to fetch (names as --list prints them; '-' may stand for '_')",
+    )
     parser.add_argument("--list", action="store_true", help="list the known sources and exit")
     parser.add_argument("--version", help="source version (default: the registry's)")
     parser.add_argument("--cache", type=Path, help=f"cache folder (default: {default_cache()})")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from features.errors import RootcastError
@@ -21,7 +22,28 @@ CATALOG_FILE = "catalog.json"
 PROGRAMS_FILE = "programs.toml"
 GEOMETRY_FILE = "geometry.geojson"
 KEYS = ("district_id", "period")
+LABELS = ("district_name", "admin1", "country")  # empty admin1/country where the panel has none
 ORACLE = "oracle"  # the true probability's column and metrics row on synthetic data
+
+
+# Risk bands of forecast.csv and plan.csv: (name, lower bound) in increasing order; a
+# probability p is in the last band whose lower bound is <= p. So: low < 10 %,
+# moderate 10 % to < 30 %, high 30 % to < 60 %, very high >= 60 %. Defined here once.
+RISK_BANDS: tuple[tuple[str, float], ...] = (
+    ("low", 0.0),
+    ("moderate", 0.10),
+    ("high", 0.30),
+    ("very high", 0.60),
+)
+DECIMALS = 4  # probabilities and reductions in the CSVs; parquet tables keep full precision
+
+
+def risk_band(probability: pd.Series) -> pd.Series:
+    """The RISK_BANDS name of each probability (empty where it is missing)."""
+    edges = [bound for _, bound in RISK_BANDS[1:]]
+    index = pd.Series(probability, dtype=float)
+    names = [RISK_BANDS[i][0] for i in np.searchsorted(edges, index.fillna(0), side="right")]
+    return pd.Series(names, index=index.index, dtype=object).where(index.notna(), "")
 
 
 class ResultContractError(RootcastError):
@@ -41,7 +63,11 @@ class ResultTable:
 RESULT_TABLES: tuple[ResultTable, ...] = (
     ResultTable("predictions", "predictions.parquet", (*KEYS, "period_index", "fold", "target")),
     ResultTable("metrics", "metrics.csv", ("model", "fold", "roc_auc", "aupr", "brier")),
-    ResultTable("forecast", "forecast.csv", (*KEYS, "probability")),
+    ResultTable(
+        "forecast",
+        "forecast.csv",
+        (*KEYS, "probability", "rank", "forecast_period", "band", "change", *LABELS),
+    ),
     ResultTable("panel", "panel.parquet", (*KEYS, "incidents")),
     ResultTable(
         "shap_global",
@@ -81,7 +107,17 @@ RESULT_TABLES: tuple[ResultTable, ...] = (
     ResultTable(
         "plan",
         "plan.csv",
-        (*KEYS, "program", "cost", "risk", "reduction", "reduction_low", "reduction_high"),
+        (
+            *KEYS,
+            "program",
+            "cost",
+            "risk",
+            "reduction",
+            "reduction_low",
+            "reduction_high",
+            "forecast_period",
+            *LABELS,
+        ),
     ),
 )
 TABLES_BY_KEY = {t.key: t for t in RESULT_TABLES}

@@ -6,13 +6,13 @@ Absent files load as None; only summary.json and forecast.csv are required.
 from __future__ import annotations
 
 import json
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from features import labels as features_labels
 from features.errors import RootcastError
 from reports.contract import (
     CATALOG_FILE,
@@ -100,24 +100,7 @@ def load_results(folder: Path) -> Results:
     return res
 
 
-def period_after(period: str, steps: int) -> str:
-    if re.fullmatch(r"\d{4}-\d{2}", period):
-        months = int(period[:4]) * 12 + int(period[5:]) - 1 + steps
-        return f"{months // 12:04d}-{months % 12 + 1:02d}"
-    return str(int(period) + steps) if period.isdigit() else f"{period} + {steps}"
-
-
 def district_labels(res: Results) -> pd.DataFrame:
     """district_id -> name, admin1, country (from the panel's latest rows; ids otherwise)."""
-    ids = res.forecast["district_id"].drop_duplicates()
-    out = pd.DataFrame({"name": ids.to_numpy(), "admin1": "", "country": ""}, index=ids)
-    if res.panel is not None:
-        latest = res.panel.drop_duplicates("district_id", keep="last").set_index("district_id")
-        for column, key in (
-            ("district_name", "name"),
-            ("admin1", "admin1"),
-            ("country", "country"),
-        ):
-            if column in latest.columns:
-                out[key] = latest[column].reindex(out.index).fillna(out[key]).astype(str)
-    return out
+    labels = features_labels.district_labels(res.panel, res.forecast["district_id"])
+    return labels.rename(columns={"district_name": "name"})

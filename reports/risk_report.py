@@ -16,12 +16,13 @@ import pandas as pd
 import shap
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
+from features.labels import period_after, previous_period
 from features.writers import write_atomically
 from reports import plots
 from reports.audit import disparity_audit
 from reports.contract import GEOMETRY_FILE, SUMMARY_FILE, TABLES_BY_KEY
 from reports.model_card import model_card, spillover
-from reports.results import Results, district_labels, load_results, period_after
+from reports.results import Results, district_labels, load_results
 
 TOP_N = 25
 N_PROFILES = 5
@@ -57,14 +58,13 @@ def _header(res: Results) -> dict:
 
 
 def _previous_period(res: Results, period: str) -> str | None:
-    periods = sorted(res.panel["period"].unique()) if res.panel is not None else []
-    return periods[periods.index(period) - 1] if period in periods[1:] else None
+    return previous_period(res.panel["period"], period) if res.panel is not None else None
 
 
 def _ranking(res: Results, labels: pd.DataFrame) -> dict:
     fp = str(res.summary.forecast_period)
     table = res.forecast.sort_values("probability", ascending=False).head(TOP_N)
-    table = table.join(labels, on="district_id")
+    table = table.drop(columns=labels.columns, errors="ignore").join(labels, on="district_id")
     prev = _previous_period(res, fp)
     preds = res.predictions
     has_change = preds is not None and prev is not None and (preds["period"] == prev).any()
@@ -228,7 +228,7 @@ def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
 
 
 def _plan(res: Results, labels: pd.DataFrame) -> dict:
-    plan = res.plan.join(labels, on="district_id")
+    plan = res.plan.drop(columns=labels.columns, errors="ignore").join(labels, on="district_id")
     s = res.summary
     catalog_name, programs = res.programs
     assumptions = [

@@ -85,6 +85,8 @@ def test_check_table_names_the_file_and_missing_columns() -> None:
     frame = pd.DataFrame({"district_id": ["a"], "period": ["2010"]})
     with pytest.raises(ResultContractError, match=r"forecast.csv: missing column\(s\) probability"):
         check_table("forecast", frame)
-    assert check_table("forecast", frame.assign(probability=0.2)) is not None
+    desk = {"rank": 1, "forecast_period": "2011", "band": "moderate", "change": float("nan")}
+    labels = {"district_name": "A", "admin1": "", "country": ""}
+    assert check_table("forecast", frame.assign(probability=0.2, **desk, **labels)) is not None
     with pytest.raises(ResultContractError, match="no result table"):
         check_table("forecasts", frame)

@@ -137,6 +137,8 @@ def test_cli_help_and_real_command_run_as_subprocesses(cli_run: dict) -> None:
     assert "xgboost" in stdout and "oracle" in stdout and "SYNTHETIC" in stdout
     assert "Drivers vs the synthetic truth" in stdout and "of the oracle plan" in stdout
     assert "fold 1/2" in stderr
+    # a new store: MLflow's and alembic's own INFO lines (table creation) stay off without -v
+    assert " INFO " not in stdout + stderr and "alembic" not in stdout + stderr
 
 
 def test_explanations_and_plan_are_written_with_truth_checks(trained: dict) -> None:
