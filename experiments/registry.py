@@ -23,12 +23,17 @@ HORIZON_TAG = "horizon"
 RUN_KIND_TAG = "rootcast.run_kind"  # SEARCH_KIND (a search's parent) or TRIAL_KIND
 SEARCH_KIND, TRIAL_KIND = "search", "search_trial"
 RUN_NAME_TAG = "mlflow.runName"  # MLflow's own tag: the run's name
+NOTE_TAG = "mlflow.note.content"  # MLflow's own tag: the run's description (markdown, in the UI)
 PARENT_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests a run under its parent
 MODEL_KIND_TAG = "rootcast.registered_model"  # the zoo model a run registered (stack or baseline)
 FALLBACK_TAG = "rootcast.fallback"  # "true" when the stack lost to a baseline (models/selection.py)
 COMPLETE_TAG = "rootcast.complete"  # "true" once the run is logged and its model registered
 HOST_TAG = "rootcast.host"  # machine and process of a run: a dead process's RUNNING run is
 PID_TAG = "rootcast.pid"  # ended KILLED by the next run on that machine
+# tags on model versions (with FINGERPRINT_TAG, MODEL_KIND_TAG, FALLBACK_TAG): what it is
+SOURCE_TAG = "data.source"  # the panel it was trained on (a file, or synthetic:...)
+POOLED_AUPR_TAG = "pooled.aupr"  # its pooled held-out AUPR and Brier score
+POOLED_BRIER_TAG = "pooled.brier"
 # tags on runs and model versions: the promotion record
 DECISION_TAG = "promotion.decision"
 REASON_TAG = "promotion.reason"

@@ -242,7 +242,8 @@ def log_run(
     """Log config, dataset, metrics, the model and the result files to an MLflow run; only
     once that run has FINISHED, register the model (the first version becomes champion) and
     complete summary.json with the version. A run killed before the end leaves no registered
-    version and moves no alias. Returns every file written, summary.json first."""
+    version and moves no alias. The run is named and described (`tracking.notes`), the
+    version described and tagged. Returns every file written, summary.json first."""
     inputs, frame = data.inputs, data.frame
     labelled = frame[TARGET].notna()
     selection = evaluation.selection
@@ -253,7 +254,8 @@ def log_run(
         FALLBACK_TAG: str(selection.fell_back).lower(),
     }
     name = config.registered_model_name if config.tracking.register_model else None
-    with tracking.tracked_run(config.tracking.experiment, config.name, tags) as run_id:
+    run_name, sentence = tracking.training_run_name(summary), selection.sentence()
+    with tracking.tracked_run(config.tracking.experiment, run_name, tags) as run_id:
         tracking.log_config(config.model_dump())
         tracking.log_dataset(inputs.panel, config.name, inputs.source, inputs.fingerprint)
         tracking.log_metric_table(evaluation.scores)
@@ -277,9 +279,11 @@ def log_run(
         )
         write_json(summary_path, summary.to_dict())
         tracking.log_to_run(run_id, {}, [summary_path])  # replaces the artifact
-        tracking.tag_version(
-            name, summary.model_version, {k: tags[k] for k in (MODEL_KIND_TAG, FALLBACK_TAG)}
-        )
+        kind = {k: tags[k] for k in (MODEL_KIND_TAG, FALLBACK_TAG)}
+        tracking.tag_version(name, summary.model_version, kind | tracking.version_tags(summary))
+        description = tracking.version_description(summary, sentence)
+        tracking.describe_version(name, summary.model_version, description)
+    tracking.describe_run(run_id, tracking.run_description(summary, sentence))
     tracking.tag_run(run_id, {COMPLETE_TAG: "true"})
     return files
 

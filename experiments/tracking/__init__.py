@@ -14,6 +14,14 @@ from experiments.tracking.models import (
     tag_version,
     version_run_id,
 )
+from experiments.tracking.notes import (
+    describe_run,
+    describe_version,
+    run_description,
+    training_run_name,
+    version_description,
+    version_tags,
+)
 from experiments.tracking.runs import (
     download_run_results,
     load_run_config,
@@ -49,6 +57,8 @@ __all__ = [
     "alias_version",
     "attach_to_parent",
     "check_experiment",
+    "describe_run",
+    "describe_version",
     "download_run_results",
     "end_stale_runs",
     "load_model",
@@ -66,6 +76,7 @@ __all__ = [
     "register_model",
     "run_id_of",
     "run_model_versions",
+    "run_description",
     "run_tag",
     "search_runs_frame",
     "set_alias",
@@ -75,5 +86,8 @@ __all__ = [
     "tag_version",
     "tracked_run",
     "tracking_uri",
+    "training_run_name",
+    "version_description",
     "version_run_id",
+    "version_tags",
 ]

@@ -4,9 +4,12 @@ project's own allow-list of types, aliases and tags (rules in experiments/regist
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import io
 import logging
+import shutil
+import tempfile
 import warnings
 from importlib import metadata
 from pathlib import Path
@@ -25,14 +28,33 @@ from experiments.registry import (
     ModelRef,
     becomes_champion_on_registration,
 )
-from experiments.tracking.store import ABSENT, TrackingError, store_client, store_lock, tracking_uri
+from experiments.tracking.store import (
+    ABSENT,
+    PROJECT_DIR,
+    TrackingError,
+    store_client,
+    store_lock,
+    tracking_uri,
+)
 
 log = logging.getLogger(__name__)
 
 
 # What the logged model needs to load and predict: pinned to the versions that trained it, so
 # MLflow does not spend seconds inferring them in a subprocess on every run.
-MODEL_PACKAGES = ("mlflow", "scikit-learn", "xgboost-cpu", "skops", "numpy", "pandas", "scipy")
+MODEL_PACKAGES = (
+    "mlflow",
+    "scikit-learn",
+    "xgboost-cpu",
+    "skops",
+    "numpy",
+    "pandas",
+    "scipy",
+    "pydantic",  # models.settings, imported by models.pipeline (logged with the model)
+)
+# The project's own packages: a model's classes and what they import from these are logged
+# with it (MLflow `code_paths`), so it loads where the project is not on the path.
+PROJECT_PACKAGES = ("models", "features")
 
 
 def model_requirements() -> list[str]:
@@ -46,8 +68,52 @@ def model_requirements() -> list[str]:
     return pinned
 
 
+def _module_file(module: str) -> Path | None:
+    """The project file of `module` (a package's __init__.py), None when not the project's."""
+    if module.split(".")[0] not in PROJECT_PACKAGES:
+        return None
+    base = PROJECT_DIR.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
+
+
+def model_code(modules: set[str]) -> list[Path]:
+    """Project files (relative to PROJECT_DIR) that `modules` need to import: the modules,
+    every project module they import (transitively) and the packages' __init__.py files."""
+    needed: set[Path] = set()
+    todo = sorted(modules)
+    while todo:
+        module = todo.pop()
+        parts = module.split(".")
+        for depth in range(1, len(parts) + 1):  # the module and the packages holding it
+            path = _module_file(".".join(parts[:depth]))
+            if path is None or path in needed:
+                continue
+            needed.add(path)
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    todo += [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    todo.append(node.module)
+                    todo += [f"{node.module}.{alias.name}" for alias in node.names]
+    return sorted(path.relative_to(PROJECT_DIR) for path in needed)
+
+
+def _copy_code(files: list[Path], dest: Path) -> list[str]:
+    """Copy project `files` under `dest` (package layout kept); the top-level folders, for
+    MLflow's `code_paths` (each is copied into the model's code/ folder, put on sys.path)."""
+    for file in files:
+        (dest / file).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PROJECT_DIR / file, dest / file)
+    return sorted(str(dest / top) for top in {file.parts[0] for file in files})
+
+
 def log_model(model: object, input_example: pd.DataFrame) -> str:
-    """Log the fitted pipeline to the active run (skops format, signature, input example).
+    """Log the fitted pipeline to the active run (skops format, signature, input example),
+    with the project code its classes import (`code_paths`: only the modules needed), so
+    `mlflow.sklearn.load_model` and `mlflow.pyfunc.load_model` work outside the project.
 
     Returns the model's URI. Refuses a model holding types outside TRUSTED_MODEL_TYPES (a
     new class in the pipeline must be allow-listed in experiments/registry.py on purpose).
@@ -57,18 +123,21 @@ def log_model(model: object, input_example: pd.DataFrame) -> str:
         raise TrackingError(
             f"the model holds types not in TRUSTED_MODEL_TYPES: {sorted(untrusted)}"
         )
+    classes = {type(model).__module__} | {name.rsplit(".", 1)[0] for name in untrusted}
     # pyfunc's predict is predict_proba: columns P(no incident), P(incident)
     output = model.predict_proba(input_example)
-    info = mlflow.sklearn.log_model(
-        model,
-        name="model",
-        signature=infer_signature(input_example, output),
-        input_example=input_example,
-        skops_trusted_types=list(TRUSTED_MODEL_TYPES),
-        pip_requirements=model_requirements(),
-        pyfunc_predict_fn="predict_proba",
-        serialization_format="skops",
-    )
+    with tempfile.TemporaryDirectory(prefix="rootcast-code-") as tmp:
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(input_example, output),
+            input_example=input_example,
+            skops_trusted_types=list(TRUSTED_MODEL_TYPES),
+            pip_requirements=model_requirements(),
+            pyfunc_predict_fn="predict_proba",
+            serialization_format="skops",
+            code_paths=_copy_code(model_code(classes), Path(tmp)) or None,
+        )
     return info.model_uri
 
 
