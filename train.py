@@ -33,7 +33,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Forecast district risk of violent-extremist incidents: train every model "
         "with rolling-origin evaluation, explain, plan, log to MLflow and register the "
         "stack (or the best baseline when the stack does not beat every baseline). "
-        "Subcommands: plan, retrain, rollback, synth, compare (each has "
+        "Subcommands: plan, predict, retrain, rollback, synth, compare (each has "
         "--help).",
     )
     parser.add_argument(
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
     stop_on_ctrl_c()
     try:
-        if argv and argv[0] in {"plan", "retrain", "rollback", "synth", "compare"}:
+        if argv and argv[0] in {"plan", "predict", "retrain", "rollback", "synth", "compare"}:
             from experiments.cli import SUBCOMMANDS
 
             return SUBCOMMANDS[argv[0]](argv[1:])

@@ -1,4 +1,4 @@
-"""Subcommands of train.py besides training: plan, retrain, rollback, synth, compare.
+"""Subcommands of train.py besides training: plan, predict, retrain, rollback, synth, compare.
 
 Each takes its argv, prints results, and turns a user's mistake into one `error:` line on
 stderr with exit code 2.
@@ -329,8 +329,35 @@ def _write_comparison(
     return written
 
 
+def predict_main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="train.py predict",
+        description="Score the latest period of every district of a panel with a registered "
+        "model (no retraining): features are built as the model's run built them.",
+    )
+    _model_argument(parser)
+    parser.add_argument("--data", type=Path, required=True, help="panel (CSV or Parquet)")
+    parser.add_argument("--catalog", type=Path, help="feature catalog (default: the run's)")
+    parser.add_argument("--geometry", type=Path, help="district polygons (default: the run's)")
+    parser.add_argument("--out", type=Path, default=Path("output/predict.csv"), help="CSV to write")
+    parser.add_argument("-q", "--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    from experiments.predict import PredictRequest, predict
+
+    request = PredictRequest(args.model, args.data, args.catalog, args.geometry)
+    try:
+        table = predict(request, args.out, progress_printer(args.quiet))
+    except RootcastError as exc:
+        return _fail(exc)
+    columns = ["rank", "district_id", "forecast_period", "probability", "band"]
+    print(table[columns].head(10).to_string(index=False))
+    print(f"\n{len(table)} districts scored. Wrote {args.out}")
+    return 0
+
+
 SUBCOMMANDS: dict[str, Callable[[list[str]], int]] = {
     "plan": plan_main,
+    "predict": predict_main,
     "retrain": retrain_main,
     "rollback": rollback_main,
     "synth": synth_main,

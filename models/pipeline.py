@@ -277,3 +277,16 @@ def refit_like(
         copy.classes_ = model.classes_
         return copy
     return fit_model(clone(model), X, y, periods)
+
+
+def input_columns(model: BaseEstimator) -> list[str]:
+    """The feature columns a fitted zoo model reads, in first-seen order (a stack: the union
+    of its members')."""
+    if isinstance(model, StackedClassifier):
+        columns = [c for member in model.members_.values() for c in input_columns(member)]
+        return list(dict.fromkeys(columns))
+    if isinstance(model, PeriodCalibratedClassifier):
+        return input_columns(model.estimator_)
+    if isinstance(model, HistoricalRateClassifier | PersistenceClassifier):
+        return [model.column]
+    return [str(c) for c in model.feature_names_in_]

@@ -1,0 +1,76 @@
+"""`train.py predict`: score a user's panel with a registered model (experiments/predict.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import train
+
+
+@pytest.fixture(scope="module")
+def region(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The champion run's synthetic region (80 districts, 10 periods, seed 7) as user files,
+    plus one period more (what a user brings a year later)."""
+    out = tmp_path_factory.mktemp("region")
+    args = ["synth", "--out", str(out), "--districts", "80", "--periods", "11", "--seed", "7"]
+    assert train.main([*args, "--hold-out", "1"]) == 0
+    return out
+
+
+def _predict(region: Path, out: Path, *extra: str) -> int:
+    return train.main(["predict", "--data", str(region / "panel.csv"), "--out", str(out), *extra])
+
+
+def test_predict_scores_the_latest_period_of_every_district(
+    champion_store: dict, region: Path, tmp_path: Path, capsys
+) -> None:
+    out = tmp_path / "scores.csv"
+    assert _predict(region, out, "--geometry", str(region / "geometry.geojson"), "-q") == 0
+    table = pd.read_csv(out)
+    panel = pd.read_csv(region / "panel.csv")
+    assert len(table) == panel["district_id"].nunique() == 80
+    assert set(table["period"].astype(str)) == {str(panel["period"].max())}
+    assert set(table["forecast_period"].astype(str)) == {str(panel["period"].max() + 1)}
+    assert table["probability"].between(0, 1).all()
+    assert table["rank"].tolist() == sorted(table["rank"])
+    assert {"district_name", "admin1", "country", "band"} <= set(table.columns)
+    assert "80 districts scored" in capsys.readouterr().out
+
+
+def test_predict_on_the_training_panel_reproduces_the_run_forecast(
+    champion_store: dict, tmp_path: Path
+) -> None:
+    """Same model, same rows: the run's forecast.csv and predict's output agree."""
+    run_out = champion_store["out"]
+    panel = pd.read_parquet(run_out / "panel.parquet")
+    panel_file = tmp_path / "panel.parquet"
+    panel.to_parquet(panel_file)
+    out = tmp_path / "scores.csv"
+    geometry = run_out / "geometry.geojson"
+    args = ["predict", "--data", str(panel_file), "--geometry", str(geometry), "--out", str(out)]
+    assert train.main([*args, "-q"]) == 0
+    ours = pd.read_csv(out).set_index("district_id")["probability"]
+    run = pd.read_csv(run_out / "forecast.csv").set_index("district_id")["probability"]
+    np.testing.assert_allclose(ours.loc[run.index], run, atol=1e-4)
+
+
+def test_a_panel_without_what_the_model_needs_is_one_error_line(
+    champion_store: dict, region: Path, tmp_path: Path, capsys
+) -> None:
+    panel = pd.read_csv(region / "panel.csv").drop(columns=["poverty"])
+    panel.to_csv(tmp_path / "panel.csv", index=False)
+    assert _predict(tmp_path, tmp_path / "out.csv", "-q") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "poverty" in err
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_an_unknown_model_is_one_error_line(
+    champion_store: dict, region: Path, tmp_path: Path, capsys
+) -> None:
+    assert _predict(region, tmp_path / "out.csv", "--model", "nosuch@champion", "-q") == 2
+    assert capsys.readouterr().err.startswith("error:")
