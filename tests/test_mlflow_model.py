@@ -161,3 +161,51 @@ def test_registered_version_has_a_description_and_tags(stack_run: dict) -> None:
     description = version.description
     assert summary["run_id"] in description and summary["data"]["fingerprint"] in description
     assert f"AUPR {pooled['aupr']:.4f}, Brier {pooled['brier']:.4f}" in description
+
+
+def test_mlflow_models_serve_answers_one_real_request(champion_store: dict, tmp_path: Path) -> None:
+    """`mlflow models serve` of the champion on 127.0.0.1 (this environment, no conda/venv
+    built): one POST of the logged input example gets P(no incident), P(incident) per row."""
+    import os
+    import time
+    import urllib.request
+
+    from conftest import free_loopback_port, stop
+
+    uri = f"models:/{REGISTERED}@champion"
+    path = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model"))
+    example = Model.load(path).load_input_example(path)
+    port = free_loopback_port()
+    bin_dir = str(Path(sys.executable).parent)  # uvicorn lives beside this interpreter
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri]
+    command += ["--env-manager", "local", "--host", "127.0.0.1", "-p", str(port)]
+    log = tmp_path / "serve.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            command, cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        body = json.dumps(
+            {"dataframe_split": json.loads(example.to_json(orient="split", index=False))}
+        ).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations",
+            data=body,
+            headers={"Content-Type": "application/json"},
+        )
+        deadline, answer = time.monotonic() + 90, None
+        while answer is None and time.monotonic() < deadline and server.poll() is None:
+            try:
+                answer = json.loads(urllib.request.urlopen(request, timeout=10).read())
+            except OSError:
+                time.sleep(1)
+        assert answer is not None, log.read_text(errors="replace")[-2000:]
+    finally:
+        stop(server)
+    predictions = np.asarray(answer["predictions"])
+    assert predictions.shape == (len(example), 2)
+    np.testing.assert_allclose(predictions.sum(axis=1), 1.0)
+    expected = mlflow.sklearn.load_model(uri).predict_proba(example)
+    np.testing.assert_allclose(predictions, expected, rtol=1e-6)
