@@ -184,10 +184,12 @@ def test_pdf_export_writes_a_pdf(run: dict, tmp_path: Path) -> None:
     assert html.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
 
 
-@pytest.mark.skipif(pdf_available(), reason="weasyprint is installed")
 def test_pdf_request_without_weasyprint_writes_html_and_says_so(
-    run: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+    run: dict, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import reports.risk_report
+
+    monkeypatch.setattr(reports.risk_report, "pdf_available", lambda: False)
     out = tmp_path / "report.html"
     assert reports_main(["--results", str(run["out"]), "--out", str(out), "--pdf"]) == 0
     assert out.exists() and not out.with_suffix(".pdf").exists()
