@@ -7,6 +7,7 @@ absent (no explanation tables, no polygons, no protected columns) is replaced by
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,7 +55,18 @@ def _header(res: Results) -> dict:
         "run_date": written,
         "built": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "caveat": (s.explain or {}).get("caveat", ""),
+        "print_status": _css_text(
+            "SYNTHETIC DATA - no real place or people"
+            if s.data.synthetic
+            else f"Real data: {s.data.source} - for prevention programs, not security operations"
+        ),
     }
+
+
+def _css_text(text: str) -> str:
+    """`text` safe inside a CSS string in <style> (no quote, backslash or markup character:
+    entities are not decoded there)."""
+    return re.sub(r"[^\w\s.,:/()+-]", "", text)[:120]
 
 
 def _previous_period(res: Results, period: str) -> str | None:

@@ -178,10 +178,38 @@ def test_results_folder_without_summary_is_a_user_error(
     assert "summary.json" in capsys.readouterr().err
 
 
+def _page_texts(html: str) -> list[str]:
+    """The text on each printed page (weasyprint's layout, margin boxes included)."""
+    import weasyprint
+
+    def texts(box, out: list[str]) -> list[str]:
+        if getattr(box, "text", None):
+            out.append(box.text)
+        for child in getattr(box, "children", None) or []:
+            texts(child, out)
+        return out
+
+    pages = weasyprint.HTML(string=html).render().pages
+    return [" ".join(texts(page._page_box, [])) for page in pages]
+
+
 @pytest.mark.skipif(not pdf_available(), reason="weasyprint not installed")
-def test_pdf_export_writes_a_pdf(run: dict, tmp_path: Path) -> None:
+def test_pdf_export_writes_a_pdf_with_page_numbers_status_and_repeated_headers(
+    run: dict, tmp_path: Path
+) -> None:
     html = build_report(run["out"], tmp_path / "report.html", pdf=True)
     assert html.with_suffix(".pdf").read_bytes()[:5] == b"%PDF-"
+    pages = _page_texts(html.read_text(encoding="utf-8"))
+    assert len(pages) > 3
+    for number, text in enumerate(pages, start=1):
+        assert f"page {number} of {len(pages)}" in text
+        assert "SYNTHETIC DATA" in text  # the running header says what the data is
+    # the feature table runs over pages: its header row is on each of them
+    features = [f for f in json.loads((run["out"] / "catalog.json").read_text())["features"]]
+    first = next(i for i, t in enumerate(pages) if "Used by the model" in t)
+    last = max(i for i, t in enumerate(pages) if features[-1] in t)
+    assert last > first, "the feature table fits one page: the check needs a longer table"
+    assert all("Used by the model" in pages[i] for i in range(first, last + 1))
 
 
 def test_pdf_request_without_weasyprint_writes_html_and_says_so(
