@@ -49,3 +49,33 @@ def test_page_loads_without_console_messages(report: Path, tmp_path: Path) -> No
     done = chromium(report, tmp_path, "--enable-logging=stderr", "--v=0", "--dump-dom")
     assert 'id="audit"' in done.stdout  # the whole document was parsed
     assert [line for line in done.stderr.splitlines() if ":CONSOLE" in line] == []
+
+
+def _page_width(report: Path, tmp_path: Path, width: int) -> tuple[int, int]:
+    """(scroll width, client width) of the report laid out `width` px wide: in an iframe of
+    that width (headless Chromium's window is never narrower than 500 px), measured by a
+    probe page beside it; the report itself has no script."""
+    copy = tmp_path / "report.html"
+    copy.write_text(report.read_text(encoding="utf-8"), encoding="utf-8")
+    probe = tmp_path / f"probe-{width}.html"
+    probe.write_text(
+        "<html><head><title>-</title></head><body style='margin:0'>"
+        f"<iframe id='f' src='report.html' style='width:{width}px;height:900px;border:0'>"
+        "</iframe><script>document.getElementById('f').onload = function () {"
+        "var e = this.contentDocument.documentElement;"
+        "document.title = 'WIDTH:' + e.scrollWidth + ':' + e.clientWidth; };</script>"
+        "</body></html>"
+    )
+    extra = ["--allow-file-access-from-files", "--virtual-time-budget=15000"]
+    done = chromium(probe, tmp_path, *extra, "--window-size=1500,900", "--dump-dom")
+    title = done.stdout.split("<title>", 1)[1].split("</title>", 1)[0]
+    scroll, client = title.removeprefix("WIDTH:").split(":")
+    return int(scroll), int(client)
+
+
+@pytest.mark.parametrize("width", [1400, 390])
+def test_no_horizontal_overflow_on_a_desk_or_a_phone(
+    report: Path, tmp_path: Path, width: int
+) -> None:
+    scroll, client = _page_width(report, tmp_path, width)
+    assert client <= width and scroll <= client  # nothing wider than the page
