@@ -265,6 +265,35 @@ def risk_map(geo, column: str = "risk", borders: dict | None = None, title: str 
     return figure_uri(fig, "png", dpi=100)
 
 
+def uncertainty_map(
+    geo, column: str = "width", borders: dict | None = None, title: str = ""
+) -> str:
+    """Choropleth of the width of each district's 90 % forecast interval (percentage points);
+    districts without an interval in light grey."""
+    fig = Figure(figsize=(6.4, 5.6))
+    ax = fig.add_subplot()
+    geo.plot(
+        column=column,
+        ax=ax,
+        cmap="Purples",
+        vmin=0,
+        linewidth=0.2,
+        edgecolor="#666666",
+        legend=True,
+        missing_kwds={"color": "#eeeeee"},
+        legend_kwds={
+            "label": "width of the 90 % interval (percentage points)",
+            "shrink": 0.7,
+            "orientation": "horizontal",
+            "pad": 0.02,
+        },
+    )
+    _draw_borders(ax, borders)
+    ax.set_axis_off()
+    ax.set_title(title or "Forecast uncertainty", fontsize=10)
+    return figure_uri(fig, "png", dpi=100)
+
+
 def plan_map(geo, column: str = "program", borders: dict | None = None) -> str:
     """Districts coloured by the program the plan gives them; the rest in light grey;
     `borders` as for `risk_map`."""

@@ -22,6 +22,7 @@ from features.writers import write_atomically
 from reports import plots
 from reports.audit import disparity_audit
 from reports.contract import GEOMETRY_FILE, SUMMARY_FILE, TABLES_BY_KEY
+from reports.maps import district_maps
 from reports.model_card import model_card, spillover
 from reports.results import Results, district_labels, load_results
 
@@ -114,32 +115,6 @@ def _plan_programs(res: Results) -> pd.Series:
     if res.plan is None:
         return pd.Series(dtype=str)
     return res.plan.groupby("district_id")["program"].agg(" + ".join)
-
-
-def _borders(geo, labels: pd.DataFrame) -> dict:
-    """Outlines of the countries and provinces the districts belong to (from the panel's
-    `country` / `admin1` columns), as lines; a level with fewer than two units is left out."""
-    out = {}
-    for level in ("country", "admin1"):
-        units = geo["district_id"].map(labels[level]).replace("", np.nan)
-        if units.nunique() >= 2:
-            out[level] = geo.assign(unit=units).dropna(subset=["unit"]).dissolve("unit").boundary
-    return out
-
-
-def _maps(res: Results, labels: pd.DataFrame) -> dict:
-    geo = res.geometry.merge(
-        res.forecast[["district_id", "probability"]], on="district_id", how="left"
-    )
-    borders = _borders(geo, labels)
-    s = res.summary
-    title = f"Forecast risk for {period_after(str(s.forecast_period), s.horizon)}"
-    out = {"risk": plots.risk_map(geo, "probability", borders, title), "plan": None}
-    if res.plan is not None:
-        out["plan"] = plots.plan_map(
-            geo.assign(program=geo["district_id"].map(_plan_programs(res))), borders=borders
-        )
-    return out
 
 
 def _describe(res: Results, feature: str) -> str:
@@ -350,7 +325,9 @@ def render_report(res: Results) -> str:
         "h": _header(res),
         "notes": _notes(res),
         "ranking": _ranking(res, labels),
-        "maps": _maps(res, labels) if res.geometry is not None else None,
+        "maps": district_maps(res, labels, _plan_programs(res))
+        if res.geometry is not None
+        else None,
         "spillover": spillover(res, labels, fp),
         "profiles": _profiles(res, labels, explained),
         "plan": _plan(res, labels) if res.plan is not None else None,

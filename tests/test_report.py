@@ -81,7 +81,9 @@ def test_ranking_shows_change_since_the_previous_period(run: dict) -> None:
 
 
 def test_maps_are_inline_images(run: dict) -> None:
-    assert section(run["text"], "map").count('src="data:image/png;base64,') == 2
+    maps = section(run["text"], "map")
+    assert maps.count('src="data:image/png;base64,') == 3  # risk, plan, uncertainty
+    assert "Width of each district's 90% forecast interval" in maps
 
 
 def test_profiles_show_waterfall_domains_and_history_of_top_districts(run: dict) -> None:

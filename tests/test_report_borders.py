@@ -10,7 +10,7 @@ import pandas as pd
 from shapely.geometry import box
 
 from reports.model_card import spillover
-from reports.risk_report import _borders
+from reports.maps import borders_of as _borders
 
 # four unit squares in a row: two provinces of country A, one of B
 IDS = ["a1", "a2", "a3", "b1"]
