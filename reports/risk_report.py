@@ -130,6 +130,19 @@ def _maps(res: Results, labels: pd.DataFrame) -> dict:
     return out
 
 
+def _aggregates(res: Results) -> list[dict] | None:
+    """aggregates.csv for the report: countries, then provinces (the 'all' row only when the
+    districts are not in exactly one country); None when the run wrote none."""
+    table = res.aggregates
+    if table is None:
+        return None
+    table = table.fillna({"unit": "", "country": ""})
+    countries = table[table["level"] == "country"]
+    first = table[table["level"] == "all"] if len(countries) != 1 else countries.iloc[:0]
+    ordered = [first, countries, table[table["level"] == "admin1"]]
+    return pd.concat(ordered).to_dict("records")
+
+
 def _describe(res: Results, feature: str) -> str:
     spec = res.catalog.get(feature, {})
     unit = spec.get("unit", "")
@@ -339,6 +352,7 @@ def render_report(res: Results) -> str:
         "notes": _notes(res),
         "ranking": _ranking(res, labels),
         "maps": _maps(res, labels) if res.geometry is not None else None,
+        "aggregates": _aggregates(res),
         "spillover": spillover(res, labels, fp),
         "profiles": _profiles(res, labels, explained),
         "plan": _plan(res, labels) if res.plan is not None else None,
