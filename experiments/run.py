@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 
@@ -43,6 +44,7 @@ from features.writers import (
     write_json,
     write_parquet,
 )
+from models.aggregates import period_shocks
 from models.evaluate import score_predictions
 from models.explain import CAVEAT
 from models.insight import Insight, InsightSettings, explain_and_target, forecast_rows
@@ -175,17 +177,17 @@ def explain_target(
     data: PreparedData,
     final: FinalModel,
     programs: ProgramCatalog | None,
+    shocks: np.ndarray,
     progress: Progress = log.info,
 ) -> tuple[Insight | None, pd.DataFrame]:
-    """The explain-and-target stage (when enabled) and the forecast with its intervals,
-    highest risk first."""
+    """The explain-and-target stage (when enabled; `shocks`: its aggregates' period shocks)
+    and the forecast with its intervals, highest risk first."""
     forecast, found = final.forecast, None
     if programs is not None:  # loaded only when the explain stage is enabled
         settings = InsightSettings(config.model, config.explain, config.targeting)
         truth = truth_terms(data.inputs, data.frame, data.horizon)
-        found = explain_and_target(
-            data.frame, data.catalog, data.folds, final.model, settings, programs, truth, progress
-        )
+        args = (data.frame, data.catalog, data.folds, final.model, settings, programs, truth)
+        found = explain_and_target(*args, progress, shocks)
         intervals = found.tables["district_profiles"][["district_id", "risk_low", "risk_high"]]
         forecast = forecast.merge(intervals, on="district_id", how="left")
     return found, forecast.sort_values("probability", ascending=False, kind="stable")
@@ -305,7 +307,8 @@ def run_training(
     evaluation = evaluate(config, data, progress)
     progress("fitting the final model on all labelled periods")
     final = fit_final(evaluation, data)
-    found, forecast = explain_target(config, data, final, loaded.programs, progress)
+    shocks = period_shocks(evaluation.predictions, evaluation.selection.chosen)
+    found, forecast = explain_target(config, data, final, loaded.programs, shocks, progress)
     summary = summarise(config, data, evaluation, final, found)
     staging = staging_dir(output_dir)
     try:

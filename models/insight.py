@@ -1,8 +1,9 @@
 """Explain and target: TreeSHAP drivers, their stability, the budgeted plan, truth checks.
 
-Runs after the main model is fitted, as four steps (explain -> refit ensemble -> plan ->
-truth checks) on typed settings; produces tables (written and logged by the caller) and
-scalar metrics. `plan_programs` is also what `train.py plan` runs. No MLflow, no files here.
+Runs after the main model is fitted, as four steps (explain -> refit ensemble, with the
+province/country aggregates of its joint draws -> plan -> truth checks) on typed settings;
+produces tables (written and logged by the caller) and scalar metrics. `plan_programs` is
+also what `train.py plan` runs. No MLflow, no files here.
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from sklearn.base import BaseEstimator
 
 from features.build import PERIOD_INDEX, TARGET
 from features.catalog import FeatureCatalog
+from features.labels import district_labels
 from features.splits import Fold
-from models import explain, targeting, truth
+from models import aggregates, explain, targeting, truth
 from models.pipeline import logistic_pipeline, refit_like
 from models.settings import ExplainSettings, ModelSettings, TargetingSettings
+
+AGGREGATE_DRAWS = 4000  # joint draws of the province/country aggregates
+DECIMALS = 4  # of the aggregates' probabilities and expected counts
 
 
 @dataclass
@@ -251,9 +256,11 @@ def explain_and_target(
     programs: targeting.ProgramCatalog,
     synthetic_truth: pd.DataFrame | None = None,
     progress: Callable[[str], None] = lambda message: None,
+    shocks: np.ndarray | None = None,
 ) -> Insight:
     """SHAP of the forecast period and held-out periods, stability across refits, forecast
-    intervals, program benefits and the budgeted plan; truth checks when truth is given
+    intervals, province/country aggregates (under the period `shocks`, log-odds; none: no
+    common shock), program benefits and the budgeted plan; truth checks when truth is given
     (`synthetic_truth`: true driver terms aligned with `frame`'s rows)."""
     out = Insight()
     progress("explaining: SHAP on the forecast and held-out periods")
@@ -263,6 +270,11 @@ def explain_and_target(
         f"{settings.explain.n_bootstrap} bootstrap refits"
     )
     ensemble, risk = refit_ensemble(frame, catalog, folds, final, settings, seen, out)
+    ids = seen.forecast["district_id"].astype(str)
+    labels = district_labels(seen.forecast, ids).reindex(ids).reset_index()
+    shocks = np.zeros(0) if shocks is None else shocks
+    table = aggregates.aggregate_risk(risk, labels, shocks, AGGREGATE_DRAWS, settings.model.seed)
+    out.tables["aggregates"] = table.round(DECIMALS)
     progress("targeting: program benefits and the budgeted plan")
     plan = plan_programs(
         ensemble, frame, catalog.model_features, seen.shap_forecast, programs, settings.targeting

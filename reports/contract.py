@@ -119,6 +119,21 @@ RESULT_TABLES: tuple[ResultTable, ...] = (
             *LABELS,
         ),
     ),
+    ResultTable(
+        "aggregates",
+        "aggregates.csv",
+        (
+            "level",
+            "unit",
+            "country",
+            "n_districts",
+            "p_any",
+            "p_any_independent",
+            "expected_districts",
+            "expected_low",
+            "expected_high",
+        ),
+    ),
 )
 TABLES_BY_KEY = {t.key: t for t in RESULT_TABLES}
 # every file a training run may write to its results folder

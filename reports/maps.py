@@ -1,5 +1,5 @@
-"""The report's district maps: forecast risk, the plan and the forecast's uncertainty, with
-country and province outlines."""
+"""The report's district maps (forecast risk, the plan and the forecast's uncertainty, with
+country and province outlines) and its table of countries and provinces."""
 
 from __future__ import annotations
 
@@ -44,3 +44,16 @@ def district_maps(res: Results, labels: pd.DataFrame, programs: pd.Series) -> di
             geo.assign(program=geo["district_id"].map(programs)), borders=borders
         )
     return out
+
+
+def aggregate_rows(res: Results) -> list[dict] | None:
+    """aggregates.csv for the report: countries, then provinces (the 'all' row only when the
+    districts are not in exactly one country); None when the run wrote none."""
+    table = res.aggregates
+    if table is None:
+        return None
+    table = table.fillna({"unit": "", "country": ""})
+    countries = table[table["level"] == "country"]
+    first = table[table["level"] == "all"] if len(countries) != 1 else countries.iloc[:0]
+    ordered = [first, countries, table[table["level"] == "admin1"]]
+    return pd.concat(ordered).to_dict("records")

@@ -22,7 +22,7 @@ from features.writers import write_atomically
 from reports import plots
 from reports.audit import disparity_audit
 from reports.contract import GEOMETRY_FILE, SUMMARY_FILE, TABLES_BY_KEY
-from reports.maps import district_maps
+from reports.maps import aggregate_rows, district_maps
 from reports.model_card import model_card, spillover
 from reports.results import Results, district_labels, load_results
 
@@ -328,6 +328,7 @@ def render_report(res: Results) -> str:
         "maps": district_maps(res, labels, _plan_programs(res))
         if res.geometry is not None
         else None,
+        "aggregates": aggregate_rows(res),
         "spillover": spillover(res, labels, fp),
         "profiles": _profiles(res, labels, explained),
         "plan": _plan(res, labels) if res.plan is not None else None,

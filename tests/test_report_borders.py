@@ -1,5 +1,5 @@
 """Country and province outlines on the report's maps, and the cross-border spillover
-paragraph (reports/risk_report.py `_borders`, reports/model_card.py `spillover`)."""
+paragraph (reports/maps.py `borders_of`, reports/model_card.py `spillover`)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import geopandas as gpd
 import pandas as pd
 from shapely.geometry import box
 
-from reports.model_card import spillover
 from reports.maps import borders_of as _borders
+from reports.model_card import spillover
 
 # four unit squares in a row: two provinces of country A, one of B
 IDS = ["a1", "a2", "a3", "b1"]
