@@ -224,3 +224,12 @@ def test_pdf_request_without_weasyprint_writes_html_and_says_so(
     assert reports_main(["--results", str(run["out"]), "--out", str(out), "--pdf"]) == 0
     assert out.exists() and not out.with_suffix(".pdf").exists()
     assert "PDF skipped: weasyprint is not installed" in capsys.readouterr().out
+
+
+def test_plain_language_method_comes_before_the_model_card(run: dict) -> None:
+    text = run["text"]
+    method = section(text, "method")
+    assert text.index('id="method"') < text.index('id="card"')
+    for phrase in ("trained on the past only", "not proven causes", "assumptions", "synthetic"):
+        assert phrase in method
+    assert "not security operations" in method
