@@ -84,6 +84,23 @@ XBORDER_SPECS: dict[str, FeatureSpec] = {
 }
 
 
+# how reports name the derived features (catalog `label`)
+HISTORY_LABELS = {
+    "hist_incidents": "Incidents this period",
+    "hist_any": "Any incident this period",
+    "hist_decay": "Recent incident history",
+    "hist_years_since": "Periods since the last incident",
+    "hist_rate": "Historical incident rate",
+    "hist_spatial": "Neighbours' incidents this period",
+    "hist_spatial_decay": "Neighbours' recent incident history",
+    "hist_spatial_xborder": "Cross-border neighbours' incidents this period",
+    "hist_spatial_xborder_decay": "Cross-border neighbours' recent incident history",
+}
+for _specs in (HISTORY_SPECS, SPATIAL_SPECS, WITHIN_SPECS, XBORDER_SPECS):
+    for _name, _spec in _specs.items():
+        _specs[_name] = _spec.model_copy(update={"label": HISTORY_LABELS[_name]})
+
+
 def history_specs(with_spatial: bool, cross_border: bool = False) -> dict[str, FeatureSpec]:
     """Catalog entries of the derived conflict-history features that `build_features` adds;
     `cross_border` splits the spatial lags into within-country and cross-border ones."""

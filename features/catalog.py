@@ -32,11 +32,13 @@ class FeatureSpec(BaseModel):
     logistic baseline imputes the median and adds a was-missing indicator. Protected columns
     may always be NaN (they are never model inputs), and conflict-history features are
     derived from incidents, which are never missing: neither may say "allowed".
+    `label`: how reports name the feature (e.g. "Youth unemployment"); `unit` goes beside it.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     domain: Domain
+    label: str = ""  # the plain name reports show; empty: the column name with spaces
     actionable: bool = False
     programs: list[str] = Field(default_factory=list)
     unit: str = ""

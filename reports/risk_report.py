@@ -6,6 +6,7 @@ absent (no explanation tables, no polygons, no protected columns) is replaced by
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from dataclasses import asdict
@@ -117,6 +118,12 @@ def _plan_programs(res: Results) -> pd.Series:
     return res.plan.groupby("district_id")["program"].agg(" + ".join)
 
 
+def _label(res: Results, feature: str) -> str:
+    """How the report names a feature: the catalog's `label`, else its name in words."""
+    spec = res.catalog.get(feature, {})
+    return spec.get("label") or str(feature).replace("_", " ").capitalize()
+
+
 def _describe(res: Results, feature: str) -> str:
     spec = res.catalog.get(feature, {})
     unit = spec.get("unit", "")
@@ -136,7 +143,9 @@ def _explanation(res: Results, period: str) -> tuple[shap.Explanation, list[str]
         data = pd.DataFrame(index=wide.index)
     data = data.reindex(index=wide.index, columns=wide.columns).astype(float)
     explanation = shap.Explanation(
-        values=wide.to_numpy(dtype=float), data=data.to_numpy(), feature_names=list(wide.columns)
+        values=wide.to_numpy(dtype=float),
+        data=data.to_numpy(),
+        feature_names=list(wide.columns),
     )
     return explanation, list(wide.index)
 
@@ -200,9 +209,12 @@ def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
             i = ids.index(d)
             values = pd.Series(explanation.values[i], index=names)
             data = dict(zip(names, explanation.data[i], strict=True))
-            text = {f: f"{f} = {data[f]:.3g}" if np.isfinite(data[f]) else f for f in names}
+            text = {
+                f: f"{_label(res, f)} = {data[f]:.3g}" if np.isfinite(data[f]) else _label(res, f)
+                for f in names
+            }
             entry["not_measured"] = _not_measured(res, names, data)
-            text |= {f: f"{f} = not measured" for f in entry["not_measured"]}
+            text |= {f: f"{_label(res, f)} = not measured" for f in entry["not_measured"]}
             entry["waterfall"] = plots.driver_waterfall(values, text, f"drivers of {d}")
             domains = {k.removeprefix("domain:"): v for k, v in row.items() if "domain:" in k}
             scale = max([abs(v) for v in domains.values()] + [1e-9])
@@ -320,6 +332,10 @@ def render_report(res: Results) -> str:
     fp = str(res.summary.forecast_period)
     explained = _explanation(res, fp) if res.district_drivers is not None else None
     explanation = explained[0] if explained is not None else None
+    shown = None  # the explanation with the catalog's labels, for the plots
+    if explanation is not None:
+        shown = copy.copy(explanation)
+        shown.feature_names = [_label(res, f) for f in explanation.feature_names]
     card = model_card(res)
     context = {
         "h": _header(res),
@@ -335,13 +351,14 @@ def render_report(res: Results) -> str:
         "card": card,
         "limitations": _limitations(res, card),
         "audit": disparity_audit(res),
-        "beeswarm": plots.shap_beeswarm(explanation) if explanation is not None else None,
-        "shap_bar": plots.shap_bar(explanation) if explanation is not None else None,
+        "beeswarm": plots.shap_beeswarm(shown) if shown is not None else None,
+        "shap_bar": plots.shap_bar(shown) if shown is not None else None,
         "domains": None if res.shap_domains is None else res.shap_domains.to_dict("records"),
         "interactions": None
         if res.shap_interactions is None
         else res.shap_interactions.to_dict("records"),
         "describe": lambda f: _describe(res, f),
+        "label": lambda f: _label(res, f),
         "top_n": TOP_N,
     }
     return _environment().get_template("report.html.j2").render(**context)

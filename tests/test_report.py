@@ -233,3 +233,12 @@ def test_plain_language_method_comes_before_the_model_card(run: dict) -> None:
     for phrase in ("trained on the past only", "not proven causes", "assumptions", "synthetic"):
         assert phrase in method
     assert "not security operations" in method
+
+
+def test_features_are_named_by_their_catalog_label(run: dict) -> None:
+    """Derived features carry labels; catalog features without one read as words."""
+    text = run["text"]
+    assert "Historical incident rate" in text or "Recent incident history" in text
+    card = section(text, "card")
+    assert "<code>hist_rate</code>" in card and "Historical incident rate" in card
+    assert "Youth unemployment" in card  # the synthetic catalog's youth_unemployment
