@@ -24,7 +24,7 @@ from models.pipeline import (
     PersistenceClassifier,
 )
 from models.probability import logit
-from models.stack import StackedClassifier
+from models.stack import StackedClassifier, is_xgboost_pipeline
 
 BASE = "base_value"
 ADDITIVITY_TOLERANCE = 1e-3
@@ -41,9 +41,7 @@ class ExplanationError(RuntimeError):
 def _xgboost_pipeline(model) -> Pipeline | None:
     """The fitted xgboost pipeline inside `model` (itself, or under calibration), else None."""
     inner = model.estimator_ if isinstance(model, PeriodCalibratedClassifier) else model
-    if isinstance(inner, Pipeline) and isinstance(inner.steps[-1][1], xgb.XGBClassifier):
-        return inner
-    return None
+    return inner if is_xgboost_pipeline(inner) else None
 
 
 def _booster_and_inputs(model, X: pd.DataFrame) -> tuple[xgb.Booster, pd.DataFrame]:

@@ -25,7 +25,7 @@ from xgboost import XGBClassifier
 
 from models.probability import logit, two_columns
 from models.settings import ModelSettings, XGBoostSettings
-from models.stack import StackedClassifier, out_of_fold_windows
+from models.stack import StackedClassifier, out_of_fold_windows, reseeded
 
 
 class HistoricalRateClassifier(ClassifierMixin, BaseEstimator):
@@ -269,9 +269,7 @@ def refit_like(
         return model.refit_members(X, y, seed)
     if isinstance(model, PeriodCalibratedClassifier):
         check_is_fitted(model, "estimator_")
-        estimator = clone(model.estimator)
-        if isinstance(estimator, Pipeline) and isinstance(estimator.steps[-1][1], XGBClassifier):
-            estimator.set_params(**{f"{estimator.steps[-1][0]}__random_state": seed})
+        estimator = reseeded(clone(model.estimator), seed)
         copy = clone(model)
         copy.estimator_, copy.calibrator_ = estimator.fit(X, y), model.calibrator_
         copy.classes_ = model.classes_

@@ -26,13 +26,26 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from xgboost import XGBClassifier
 
-from models.probability import logit, sigmoid, two_columns
+from models.probability import PROB_FLOOR, logit, sigmoid, two_columns
+
+
+def is_xgboost_pipeline(model: object) -> bool:
+    """Whether `model` is a scikit-learn Pipeline ending in an XGBClassifier."""
+    return isinstance(model, Pipeline) and isinstance(model.steps[-1][1], XGBClassifier)
+
+
+def reseeded(model: BaseEstimator, seed: int) -> BaseEstimator:
+    """`model` (changed in place) with its xgboost step's random_state set to `seed`; any
+    other model is returned unchanged."""
+    if is_xgboost_pipeline(model):
+        model.set_params(**{f"{model.steps[-1][0]}__random_state": seed})
+    return model
 
 
 def member_log_odds(model: BaseEstimator, X: pd.DataFrame) -> np.ndarray:
     """A fitted member's log-odds, unclipped where the model has them: xgboost's raw margin,
     the logistic model's decision function; else the logit of its probability."""
-    if isinstance(model, Pipeline) and isinstance(model.steps[-1][1], XGBClassifier):
+    if is_xgboost_pipeline(model):
         return model.steps[-1][1].predict(model[:-1].transform(X), output_margin=True)
     if isinstance(model, Pipeline) and isinstance(model.steps[-1][1], LogisticRegression):
         return model.decision_function(X)
@@ -133,8 +146,7 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "members_")
         copy = clone(self)
         for _name, member in copy.members:
-            if isinstance(member, Pipeline) and isinstance(member.steps[-1][1], XGBClassifier):
-                member.set_params(**{f"{member.steps[-1][0]}__random_state": seed})
+            reseeded(member, seed)
         copy.members_ = copy._fit_members(X, np.asarray(y).astype(int))
         copy.intercept_, copy.weights_ = self.intercept_, self.weights_.copy()
         copy.member_calibration_ = self.member_calibration_
@@ -152,7 +164,7 @@ class StackedClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, "member_calibration_")
         intercept, slope = self.member_calibration_[name]
         z = member_log_odds(self.members_[name], X)
-        return np.clip(sigmoid(intercept + slope[0] * z), 1e-4, 1 - 1e-4)
+        return np.clip(sigmoid(intercept + slope[0] * z), PROB_FLOOR, 1 - PROB_FLOOR)
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """The stack's log-odds."""

@@ -237,32 +237,36 @@ def _draw_borders(ax, borders: dict | None) -> None:
             borders[level].plot(ax=ax, color="#222222", linewidth=width)
 
 
-def risk_map(geo, column: str = "risk", borders: dict | None = None, title: str = "") -> str:
-    """Choropleth of forecast probability; districts without a forecast in light grey;
-    `borders`: {"country": GeoSeries of lines, "admin1": ...} drawn on top."""
+def _choropleth(
+    geo, column: str, cmap: str, vmax: float | None, legend: str, title: str, borders
+) -> str:
+    """`column` of `geo` as a choropleth from 0 (districts without a value in light grey),
+    with a horizontal colour bar labelled `legend` and the outlines of `borders`."""
     fig = Figure(figsize=(6.4, 5.6))
     ax = fig.add_subplot()
     geo.plot(
         column=column,
         ax=ax,
-        cmap="YlOrRd",
+        cmap=cmap,
         vmin=0,
-        vmax=1,
+        vmax=vmax,
         linewidth=0.2,
         edgecolor="#666666",
         legend=True,
         missing_kwds={"color": "#eeeeee"},
-        legend_kwds={
-            "label": "probability of ≥ 1 incident",
-            "shrink": 0.7,
-            "orientation": "horizontal",
-            "pad": 0.02,
-        },
+        legend_kwds={"label": legend, "shrink": 0.7, "orientation": "horizontal", "pad": 0.02},
     )
     _draw_borders(ax, borders)
     ax.set_axis_off()
-    ax.set_title(title or "Forecast risk", fontsize=10)
+    ax.set_title(title, fontsize=10)
     return figure_uri(fig, "png", dpi=100)
+
+
+def risk_map(geo, column: str = "risk", borders: dict | None = None, title: str = "") -> str:
+    """Choropleth of forecast probability; districts without a forecast in light grey;
+    `borders`: {"country": GeoSeries of lines, "admin1": ...} drawn on top."""
+    legend = "probability of ≥ 1 incident"
+    return _choropleth(geo, column, "YlOrRd", 1, legend, title or "Forecast risk", borders)
 
 
 def uncertainty_map(
@@ -270,28 +274,9 @@ def uncertainty_map(
 ) -> str:
     """Choropleth of the width of each district's 90 % forecast interval (percentage points);
     districts without an interval in light grey."""
-    fig = Figure(figsize=(6.4, 5.6))
-    ax = fig.add_subplot()
-    geo.plot(
-        column=column,
-        ax=ax,
-        cmap="Purples",
-        vmin=0,
-        linewidth=0.2,
-        edgecolor="#666666",
-        legend=True,
-        missing_kwds={"color": "#eeeeee"},
-        legend_kwds={
-            "label": "width of the 90 % interval (percentage points)",
-            "shrink": 0.7,
-            "orientation": "horizontal",
-            "pad": 0.02,
-        },
-    )
-    _draw_borders(ax, borders)
-    ax.set_axis_off()
-    ax.set_title(title or "Forecast uncertainty", fontsize=10)
-    return figure_uri(fig, "png", dpi=100)
+    legend = "width of the 90 % interval (percentage points)"
+    title = title or "Forecast uncertainty"
+    return _choropleth(geo, column, "Purples", None, legend, title, borders)
 
 
 def plan_map(geo, column: str = "program", borders: dict | None = None) -> str:

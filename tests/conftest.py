@@ -151,6 +151,16 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
+def start_server(command: list[str], folder: Path, env: dict, log: Path) -> subprocess.Popen:
+    """`command` started in `folder` in a process group of its own (so `stop` ends its
+    workers too), output to `log`."""
+    with log.open("wb") as sink:
+        return subprocess.Popen(
+            command, cwd=folder, env=env, stdout=sink, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+
 def stop(server: subprocess.Popen) -> None:
     """Stop the server and the workers it spawned (its own process group)."""
     if server.poll() is None:
@@ -183,11 +193,7 @@ def mlflow_server_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}  # no GenAI job runner
     env.pop("MLFLOW_TRACKING_URI", None)
     log = folder / "server.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            command, cwd=folder, env=env, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+    server = start_server(command, folder, env, log)
     try:
         yield {"url": f"http://127.0.0.1:{port}", "folder": folder, "process": server, "log": log}
     finally:

@@ -170,7 +170,7 @@ def test_mlflow_models_serve_answers_one_real_request(champion_store: dict, tmp_
     import time
     import urllib.request
 
-    from conftest import free_loopback_port, stop
+    from conftest import free_loopback_port, start_server, stop
 
     uri = f"models:/{REGISTERED}@champion"
     path = mlflow.artifacts.download_artifacts(uri, dst_path=str(tmp_path / "model"))
@@ -181,11 +181,7 @@ def test_mlflow_models_serve_answers_one_real_request(champion_store: dict, tmp_
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri]
     command += ["--env-manager", "local", "--host", "127.0.0.1", "-p", str(port)]
     log = tmp_path / "serve.log"
-    with log.open("wb") as sink:
-        server = subprocess.Popen(
-            command, cwd=tmp_path, env=env, stdout=sink, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+    server = start_server(command, tmp_path, env, log)
     try:
         body = json.dumps(
             {"dataframe_split": json.loads(example.to_json(orient="split", index=False))}
