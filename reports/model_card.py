@@ -99,3 +99,26 @@ def spillover(res: Results, labels: pd.DataFrame, period: str) -> dict | None:
             for d in top
         ],
     }
+
+
+def limitations(res: Results, card: dict) -> list[str]:
+    s = res.summary
+    notes = [
+        f"Skill is measured on {len(card['folds'])} held-out periods only (rolling origin); "
+        "a shift in the conflict (new actors, new reporting) can make the past a poor guide.",
+        "Incident data counts what was reported: districts with less media or monitoring "
+        "coverage may look safer than they are, and the model learns that bias.",
+        "Intervals come from a small bootstrap ensemble; they show model uncertainty, not all "
+        "uncertainty.",
+        "Program effects and costs are assumptions, not measured impacts; plan reductions are "
+        "model counterfactuals resting on associations, not causal estimates.",
+    ]
+    unstable = [r["feature"] for r in card["stability"] or [] if r["unstable"]]
+    if unstable:
+        notes.append(
+            f"{len(unstable)} drivers are unstable across refits ({', '.join(unstable)})"
+            "; do not read much into their rank."
+        )
+    if s.data.synthetic:
+        notes.append("The data is SYNTHETIC: nothing here describes a real place.")
+    return notes

@@ -14,9 +14,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import shap
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from reports.contract import ORACLE
 
@@ -145,44 +143,61 @@ def shap_bar(explanation: shap.Explanation, max_display: int = 14) -> str:
     return figure_uri(fig)
 
 
+def waterfall_points(log_odds: list[float], probability: float) -> np.ndarray:
+    """Probability (%) before the first step and after each of `log_odds` (additive
+    contributions, in order), ending at `probability`: the start is the average district's
+    sigmoid(logit(probability) - Σ log_odds)."""
+    p = float(np.clip(probability, 1e-6, 1 - 1e-6))
+    start = np.log(p / (1 - p)) - float(np.sum(log_odds))
+    path = start + np.concatenate([[0.0], np.cumsum(log_odds)])
+    return 100 / (1 + np.exp(-path))
+
+
 def driver_waterfall(
-    contributions: pd.Series, labels: dict[str, str], title: str, max_display: int = 9
+    contributions: pd.Series,
+    labels: dict[str, str],
+    title: str,
+    probability: float,
+    max_display: int = 9,
 ) -> str:
-    """Waterfall of one district's SHAP values (log-odds), largest |value| first, the rest
-    summed; it starts at 0 = the model's average district and ends at the district's total."""
+    """Waterfall of one district's contributions (log-odds, additive: SHAP values or exact
+    linear terms) drawn in percentage points of probability: it starts at the average
+    district's probability sigmoid(logit(`probability`) - Σ contributions) and adds the
+    features one by one, largest |value| first (the rest summed), ending at `probability`.
+    A step's size depends on the order (the same log-odds are worth most near 50 %)."""
     order = contributions.abs().sort_values(ascending=False).index
     shown = contributions[order[:max_display]]
-    rest = contributions[order[max_display:]].sum()
     names = [plain(labels.get(f, f)) for f in shown.index]
-    values = list(shown.to_numpy())
+    log_odds = list(shown.to_numpy(dtype=float))
     if len(order) > max_display:
         names.append(f"{len(order) - max_display} other features")
-        values.append(rest)
-    fig = Figure(figsize=(6.4, 0.36 * len(values) + 1.3))
+        log_odds.append(float(contributions[order[max_display:]].sum()))
+    points = waterfall_points(log_odds, probability)
+    steps = np.diff(points)
+    fig = Figure(figsize=(6.4, 0.36 * len(steps) + 1.3))
     ax = fig.add_subplot()
-    start = 0.0
-    for y, value in enumerate(values):
-        ax.barh(y, value, left=start, color=UP if value > 0 else DOWN, height=0.7)
+    for y, (start, step) in enumerate(zip(points[:-1], steps, strict=True)):
+        ax.barh(y, step, left=start, color=UP if step > 0 else DOWN, height=0.7)
         ax.text(
-            start + value,
+            start + step,
             y,
-            f" {value:+.2f} ",
+            f" {step:+.1f} ",
             va="center",
             fontsize=7,
-            ha="left" if value > 0 else "right",
+            ha="left" if step > 0 else "right",
         )
-        start += value
-    ax.axvline(0, color="#888888", linewidth=0.8)
-    ax.axvline(start, color="#333333", linewidth=0.8, linestyle=":")
-    ax.set_yticks(range(len(values)), names, fontsize=8)
+    ax.axvline(points[0], color="#888888", linewidth=0.8)
+    ax.axvline(points[-1], color="#333333", linewidth=0.8, linestyle=":")
+    ax.set_yticks(range(len(steps)), names, fontsize=8)
     ax.invert_yaxis()
-    span = max(abs(start), np.abs(np.cumsum(values)).max(), 0.1)
-    ax.set_xlim(
-        min(0, -0.1 * span, *np.cumsum(values)) * 1.25 - 0.05,
-        max(0, *np.cumsum(values)) * 1.25 + 0.05,
-    )
+    low, high = points.min(), points.max()
+    pad = max(0.15 * (high - low), 3.0)  # room for the step labels
+    ax.set_xlim(max(low - pad, -12), min(high + pad, 112))
+    ax.set_xticks([t for t in range(0, 101, 10) if low - pad <= t <= high + pad])
     ax.set_xlabel(
-        f"contribution to log-odds vs the average district (total {start:+.2f})", fontsize=8
+        f"probability (%): average district {points[0]:.1f} → this district "
+        f"{points[-1]:.1f}; steps in percentage points",
+        fontsize=8,
     )
     ax.set_title(plain(title), fontsize=9)
     ax.grid(axis="x", alpha=0.3)
@@ -230,86 +245,31 @@ def district_history(history: pd.DataFrame, forecasts: pd.DataFrame, title: str)
     return figure_uri(fig)
 
 
-def _draw_borders(ax, borders: dict | None) -> None:
-    """Province (thin) and country (thick) outlines over a district map."""
-    for level, width in (("admin1", 0.6), ("country", 1.6)):
-        if borders and borders.get(level) is not None:
-            borders[level].plot(ax=ax, color="#222222", linewidth=width)
-
-
-def _choropleth(
-    geo, column: str, cmap: str, vmax: float | None, legend: str, title: str, borders
-) -> str:
-    """`column` of `geo` as a choropleth from 0 (districts without a value in light grey),
-    with a horizontal colour bar labelled `legend` and the outlines of `borders`."""
-    fig = Figure(figsize=(6.4, 5.6))
+def track_record(periods: list[dict]) -> str:
+    """Held-out periods: the expected number of districts with an incident (the sum of the
+    forecasts, with its 90 % band if districts were independent) against the number observed.
+    `periods`: dicts with target_period, expected, low, high, observed."""
+    table = pd.DataFrame(periods)
+    x = np.arange(len(table))
+    fig = Figure(figsize=(6.4, 2.8))
     ax = fig.add_subplot()
-    geo.plot(
-        column=column,
-        ax=ax,
-        cmap=cmap,
-        vmin=0,
-        vmax=vmax,
-        linewidth=0.2,
-        edgecolor="#666666",
-        legend=True,
-        missing_kwds={"color": "#eeeeee"},
-        legend_kwds={"label": legend, "shrink": 0.7, "orientation": "horizontal", "pad": 0.02},
+    ax.bar(x, table["observed"], color="#95a5a6", width=0.55, label="observed")
+    ax.errorbar(
+        x,
+        table["expected"],
+        yerr=[table["expected"] - table["low"], table["high"] - table["expected"]],
+        fmt="D",
+        color=MAIN_COLOR,
+        ms=5,
+        capsize=4,
+        label="forecast (sum of probabilities, 90 % band if independent)",
     )
-    _draw_borders(ax, borders)
-    ax.set_axis_off()
-    ax.set_title(title, fontsize=10)
-    return figure_uri(fig, "png", dpi=100)
-
-
-def risk_map(geo, column: str = "risk", borders: dict | None = None, title: str = "") -> str:
-    """Choropleth of forecast probability; districts without a forecast in light grey;
-    `borders`: {"country": GeoSeries of lines, "admin1": ...} drawn on top."""
-    legend = "probability of ≥ 1 incident"
-    return _choropleth(geo, column, "YlOrRd", 1, legend, title or "Forecast risk", borders)
-
-
-def uncertainty_map(
-    geo, column: str = "width", borders: dict | None = None, title: str = ""
-) -> str:
-    """Choropleth of the width of each district's 90 % forecast interval (percentage points);
-    districts without an interval in light grey."""
-    legend = "width of the 90 % interval (percentage points)"
-    title = title or "Forecast uncertainty"
-    return _choropleth(geo, column, "Purples", None, legend, title, borders)
-
-
-def plan_map(geo, column: str = "program", borders: dict | None = None) -> str:
-    """Districts coloured by the program the plan gives them; the rest in light grey;
-    `borders` as for `risk_map`."""
-    fig = Figure(figsize=(6.4, 5.6))
-    ax = fig.add_subplot()
-    geo.plot(ax=ax, color="#eeeeee", linewidth=0.2, edgecolor="#888888")
-    chosen = geo[geo[column].notna()]
-    programs = sorted(chosen[column].unique())
-    handles = [Patch(color="#eeeeee", label="no program")]
-    if programs:
-        colors = [PROGRAM_COLORS[i % len(PROGRAM_COLORS)] for i in range(len(programs))]
-        chosen.plot(
-            column=column,
-            ax=ax,
-            categorical=True,
-            categories=programs,
-            cmap=ListedColormap(colors),
-            linewidth=0.3,
-            edgecolor="#333333",
-        )
-        handles += [Patch(color=c, label=plain(p)) for c, p in zip(colors, programs, strict=True)]
-    ax.legend(
-        handles=handles,
-        fontsize=8,
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.01),
-        ncol=3,
-        frameon=False,
-        title="program",
-    )
-    _draw_borders(ax, borders)
-    ax.set_axis_off()
-    ax.set_title("Prevention plan", fontsize=10)
-    return figure_uri(fig, "png", dpi=100)
+    ax.set_xticks(x, [str(p) for p in table["target_period"]], fontsize=8)
+    ax.set_xlabel("period forecast for (each forecast made one horizon before)", fontsize=8)
+    ax.set_ylabel("districts with ≥ 1 incident", fontsize=8)
+    ax.set_ylim(0, max(table["observed"].max(), table["high"].max()) * 1.3 + 1)
+    ax.tick_params(labelsize=7)
+    ax.legend(fontsize=7, loc="upper left", frameon=False)
+    ax.set_title("Track record: held-out forecasts against what happened", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    return figure_uri(fig)

@@ -6,7 +6,9 @@ absent (no explanation tables, no polygons, no protected columns) is replaced by
 
 from __future__ import annotations
 
+import base64
 import copy
+import hashlib
 import logging
 import re
 from dataclasses import asdict
@@ -20,16 +22,19 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from features.labels import period_after, previous_period
 from features.writers import write_atomically
-from reports import plots
+from reports import brief, plots
 from reports.audit import disparity_audit
 from reports.contract import GEOMETRY_FILE, SUMMARY_FILE, TABLES_BY_KEY
 from reports.maps import aggregate_rows, district_maps
-from reports.model_card import model_card, spillover
+from reports.model_card import limitations, model_card, spillover
 from reports.results import Results, district_labels, load_results
 
 TOP_N = 25
 N_PROFILES = 5
 TEMPLATES = Path(__file__).parent / "templates"
+SEARCH_SCRIPT = (TEMPLATES / "search.js").read_text(encoding="utf-8")
+# the Content-Security-Policy lets this one inline script run, and no other
+SEARCH_HASH = "sha256-" + base64.b64encode(hashlib.sha256(SEARCH_SCRIPT.encode()).digest()).decode()
 PDF_PACKAGE = "weasyprint==70.0"
 PLAN_FILE, PANEL_FILE, PREDICTIONS_FILE = (
     TABLES_BY_KEY[k].file for k in ("plan", "panel", "predictions")
@@ -215,7 +220,9 @@ def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
             }
             entry["not_measured"] = _not_measured(res, names, data)
             text |= {f: f"{_label(res, f)} = not measured" for f in entry["not_measured"]}
-            entry["waterfall"] = plots.driver_waterfall(values, text, f"drivers of {d}")
+            entry["waterfall"] = plots.driver_waterfall(
+                values, text, f"drivers of {d}", entry["forecast"]["probability"]
+            )
             domains = {k.removeprefix("domain:"): v for k, v in row.items() if "domain:" in k}
             scale = max([abs(v) for v in domains.values()] + [1e-9])
             entry["domains"] = [
@@ -262,29 +269,6 @@ def _plan(res: Results, labels: pd.DataFrame) -> dict:
         "catalog_name": catalog_name,
         "truth": s.truth_plan,
     }
-
-
-def _limitations(res: Results, card: dict) -> list[str]:
-    s = res.summary
-    notes = [
-        f"Skill is measured on {len(card['folds'])} held-out periods only (rolling origin); "
-        "a shift in the conflict (new actors, new reporting) can make the past a poor guide.",
-        "Incident data counts what was reported: districts with less media or monitoring "
-        "coverage may look safer than they are, and the model learns that bias.",
-        "Intervals come from a small bootstrap ensemble; they show model uncertainty, not all "
-        "uncertainty.",
-        "Program effects and costs are assumptions, not measured impacts; plan reductions are "
-        "model counterfactuals resting on associations, not causal estimates.",
-    ]
-    unstable = [r["feature"] for r in card["stability"] or [] if r["unstable"]]
-    if unstable:
-        notes.append(
-            f"{len(unstable)} drivers are unstable across refits ({', '.join(unstable)})"
-            "; do not read much into their rank."
-        )
-    if s.data.synthetic:
-        notes.append("The data is SYNTHETIC: nothing here describes a real place.")
-    return notes
 
 
 def _notes(res: Results) -> dict[str, str]:
@@ -337,7 +321,16 @@ def render_report(res: Results) -> str:
         shown = copy.copy(explanation)
         shown.feature_names = [_label(res, f) for f in explanation.feature_names]
     card = model_card(res)
+    track = brief.track_record(res, card.get("top_k"))
     context = {
+        "b": brief.headline(res, labels),
+        "bands": brief.band_ranges(),
+        "track": track,
+        "track_plot": plots.track_record(track["periods"]) if track else None,
+        "appendix": brief.appendix(res, labels),
+        "names": labels["name"].to_dict(),
+        "search_script": SEARCH_SCRIPT,
+        "search_hash": SEARCH_HASH,
         "h": _header(res),
         "notes": _notes(res),
         "ranking": _ranking(res, labels),
@@ -349,7 +342,7 @@ def render_report(res: Results) -> str:
         "profiles": _profiles(res, labels, explained),
         "plan": _plan(res, labels) if res.plan is not None else None,
         "card": card,
-        "limitations": _limitations(res, card),
+        "limitations": limitations(res, card),
         "audit": disparity_audit(res),
         "beeswarm": plots.shap_beeswarm(shown) if shown is not None else None,
         "shap_bar": plots.shap_bar(shown) if shown is not None else None,

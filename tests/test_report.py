@@ -122,7 +122,9 @@ def test_disparity_audit_compares_quintiles_of_protected_share(run: dict) -> Non
 def test_report_references_no_external_resource(run: dict) -> None:
     text = run["text"]
     assert re.findall(r"""(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", text, re.I) == []
-    assert re.findall(r"url\(\s*['\"]?\s*(?:https?:)?//|@import|<link|<script", text, re.I) == []
+    outside = r"url\(\s*['\"]?\s*(?:https?:)?//|@import|<link|<script\s+[^>]*src"
+    assert re.findall(outside, text, re.I) == []
+    assert len(re.findall(r"<script", text, re.I)) == 1  # the district search (test_report_brief)
     assert all(src.startswith("data:image/") for src in re.findall(r'src="([^"]*)"', text))
 
 

@@ -79,3 +79,30 @@ def test_no_horizontal_overflow_on_a_desk_or_a_phone(
 ) -> None:
     scroll, client = _page_width(report, tmp_path, width)
     assert client <= width and scroll <= client  # nothing wider than the page
+
+
+def test_district_search_filters_the_appendix(report: Path, tmp_path: Path) -> None:
+    """Typing a district's name in the appendix's search box leaves only matching rows (the
+    inline script runs under the report's Content-Security-Policy)."""
+    copy = tmp_path / "report.html"
+    copy.write_text(report.read_text(encoding="utf-8"), encoding="utf-8")
+    text = copy.read_text(encoding="utf-8")
+    name = text.split('<tr data-search="', 1)[1].split("<td>", 1)[1].split(" <span", 1)[0]
+    probe = tmp_path / "probe-search.html"
+    probe.write_text(
+        "<html><head><title>-</title></head><body>"
+        "<iframe id='f' src='report.html' style='width:1200px;height:900px'></iframe>"
+        "<script>document.getElementById('f').onload = function () {"
+        "var d = this.contentDocument; var box = d.getElementById('district-search');"
+        f"box.value = {name!r}; box.dispatchEvent(new Event('input'));"
+        "var rows = d.querySelectorAll('#appendix-table tbody tr');"
+        "var shown = Array.prototype.filter.call(rows, function (r) { return !r.hidden; });"
+        "document.title = 'SEARCH:' + shown.length + ':' + rows.length + ':' +"
+        " d.getElementById('district-search-form').hidden; };</script></body></html>"
+    )
+    extra = ["--allow-file-access-from-files", "--virtual-time-budget=15000"]
+    done = chromium(probe, tmp_path, *extra, "--dump-dom")
+    title = done.stdout.split("<title>", 1)[1].split("</title>", 1)[0]
+    shown, total, hidden = title.removeprefix("SEARCH:").split(":")
+    assert hidden == "false"  # the script ran and showed the box
+    assert 1 <= int(shown) < int(total)

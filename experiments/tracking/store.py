@@ -96,13 +96,24 @@ def check_experiment(name: str) -> None:
         )
 
 
+# MLflow 3's UI opens an experiment on its GenAI overview unless the experiment is marked as
+# model training with this tag (the values are the UI's; MLflow's own demo sets the tag).
+EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
+
+
 def _experiment_id(name: str) -> str:
+    """The id of experiment `name`, created (marked as model training) when absent; an
+    existing experiment without a kind gets it, one a user marked otherwise keeps theirs."""
     client = store_client()
     with store_lock():
         found = client.get_experiment_by_name(name)
-        if found is not None:
-            return found.experiment_id
-        return client.create_experiment(name, artifact_location=_artifact_root())
+        if found is None:
+            return client.create_experiment(
+                name, artifact_location=_artifact_root(), tags={EXPERIMENT_KIND_TAG: TRAINING_KIND}
+            )
+        if EXPERIMENT_KIND_TAG not in found.tags:
+            client.set_experiment_tag(found.experiment_id, EXPERIMENT_KIND_TAG, TRAINING_KIND)
+        return found.experiment_id
 
 
 def end_stale_runs(experiment_id: str) -> list[str]:
