@@ -17,8 +17,11 @@ MAX_NAMED = 5
 
 
 def read_panel(path: str | Path) -> pd.DataFrame:
-    """Read a panel from CSV or Parquet as it is; validation is `features.schema`'s job."""
+    """Read a panel from CSV or Parquet as it is, or from a folder of Parquet files (e.g. one
+    per year: read whole, files in name order); validation is `features.schema`'s job."""
     path = Path(path)
+    if path.is_dir():
+        return _read_parquet_folder(path)
     _check_file(path, "panel")
     suffix = path.suffix.lower()
     if suffix not in PANEL_SUFFIXES:
@@ -29,6 +32,18 @@ def read_panel(path: str | Path) -> pd.DataFrame:
         return pd.read_parquet(path)
     except Exception as exc:  # pandas and pyarrow raise many unrelated types for bad files
         raise DataContractError(f"{path}: cannot be read as {suffix[1:]} ({exc})") from None
+
+
+def _read_parquet_folder(path: Path) -> pd.DataFrame:
+    files = sorted(path.glob("*.parquet"))
+    if not files:
+        raise DataContractError(f"{path}: is a folder without .parquet files, not a panel")
+    try:
+        return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    except Exception as exc:  # pandas and pyarrow raise many unrelated types for bad files
+        raise DataContractError(
+            f"{path}: its Parquet files cannot be read as one panel ({exc})"
+        ) from None
 
 
 def _check_file(path: Path, what: str) -> None:
