@@ -3,31 +3,33 @@
     python train.py predict --model rootcast-h1@champion --data PANEL --out forecast.csv
 
 The panel is the district-period history a user has (the data contract: the same columns as
-the run was trained on, newer periods welcome); its features are built exactly as the run
-built them (the run's logged config and catalog, the run's polygons or `--geometry`), and the
-latest period of every district is scored. The file has the columns of a run's
-`forecast.csv`: rank, district_id, names, period (the data period), forecast_period (the period
-forecast for), probability and its band.
+the run was trained on, newer periods welcome). It is scored by the model's own forecaster
+(models/serving.py, what the registered MLflow model runs): features built exactly as the run
+built them (the run's logged config and catalog; the district adjacency logged with the model,
+or the polygons of `--geometry` or the run's config), the latest period of every district
+scored, with the run's 90 % interval when the run made one. The file has the columns of a
+run's `forecast.csv`: rank, district_id, names, period (the data period), forecast_period (the
+period forecast for), probability, risk_low, risk_high and the band.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from experiments import registry, tracking
 from experiments.config import ConfigError, ExperimentConfig
-from experiments.data import load_inputs
-from features.build import build_features
+from experiments.data import ExperimentInputs, load_inputs
 from features.writers import check_output_file, write_csv
-from models.insight import forecast_rows
-from models.pipeline import input_columns
+from models.serving import Forecaster, Neighbours
 from reports import desk
 
 log = logging.getLogger(__name__)
+# the forecaster's interval columns -> forecast.csv's
+INTERVAL_COLUMNS = {"probability_low": "risk_low", "probability_high": "risk_high"}
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,32 @@ def _scoring_config(run_config: dict, request: PredictRequest) -> ExperimentConf
     return ExperimentConfig.model_validate(run_config)
 
 
+def _scorer(forecaster: Forecaster, inputs: ExperimentInputs) -> Forecaster:
+    """`forecaster` reading the user's catalog, and their polygons' adjacency when given
+    (else the adjacency logged with the model)."""
+    neighbours = forecaster.neighbours
+    if inputs.adjacency is not None:
+        neighbours = Neighbours(inputs.adjacency, inputs.district_ids, inputs.cross_border)
+    return replace(forecaster, catalog=inputs.catalog, neighbours=neighbours)
+
+
+def _desk_columns(scored: pd.DataFrame) -> pd.DataFrame:
+    """The forecaster's columns as `desk.forecast_table` takes them (it adds the forecast
+    period); no interval columns when the run made no ensemble."""
+    out = scored.drop(columns="forecast_period").rename(columns=INTERVAL_COLUMNS)
+    if out[list(INTERVAL_COLUMNS.values())].isna().all().all():
+        out = out.drop(columns=list(INTERVAL_COLUMNS.values()))
+    return out
+
+
 def predict(request: PredictRequest, out: Path, progress=log.info) -> pd.DataFrame:
     """Score the latest period of every district of `request.data` with `request.model`;
     write the forecast table to `out` (CSV) and return it. Raises ConfigError for an unknown
-    model or a panel from which the model's features cannot be built."""
+    model, DataContractError for a panel from which the model's features cannot be built."""
     check_output_file(out, "--out")
     progress(f"loading model {request.model}")
     try:
-        model, run_id = tracking.load_model(request.model)
+        forecaster, run_id = tracking.load_forecaster(request.model)
         config = _scoring_config(tracking.load_run_config(run_id), request)
     except LookupError as exc:
         raise ConfigError(str(exc)) from None
@@ -64,30 +84,7 @@ def predict(request: PredictRequest, out: Path, progress=log.info) -> pd.DataFra
     inputs = load_inputs(config)
     if tracking.run_tag(run_id, registry.FINGERPRINT_TAG) == inputs.fingerprint:
         progress("note: this is the panel the model was trained on")
-    frame, _ = build_features(
-        inputs.panel,
-        inputs.catalog,
-        inputs.adjacency,
-        inputs.district_ids,
-        config.target.horizon,
-        cross_border=inputs.cross_border,
-    )
-    needed = input_columns(model)
-    missing = [f for f in needed if f not in frame.columns]
-    if missing:
-        hint = (
-            " (spatial lags need the polygons: --geometry)"
-            if any(f.startswith("hist_spatial") for f in missing)
-            else ""
-        )
-        raise ConfigError(
-            f"{request.data}: the model needs features this panel does not give: "
-            f"{', '.join(missing)}{hint}"
-        )
-    latest = frame[forecast_rows(frame)].reset_index(drop=True)
-    scored = latest[["district_id", "period"]].assign(
-        probability=model.predict_proba(latest[needed])[:, 1]
-    )
-    table = desk.forecast_table(scored, inputs.panel, config.target.horizon)
+    scored = _scorer(forecaster, inputs).score(inputs.panel, str(request.data))
+    table = desk.forecast_table(_desk_columns(scored), inputs.panel, config.target.horizon)
     write_csv(out, table)
     return table

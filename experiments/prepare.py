@@ -13,6 +13,7 @@ from features.build import PERIOD_INDEX, TARGET, build_features
 from features.catalog import FeatureCatalog
 from features.errors import DataContractError
 from features.splits import Fold, rolling_origin_splits
+from models.serving import Forecaster, Neighbours
 
 
 @dataclass(frozen=True)
@@ -87,3 +88,23 @@ def _check_both_classes(
                 f"{outcome} have {rule}; a model needs both outcomes — lower split.n_folds "
                 f"(now {n_folds}) so the first fold trains on more periods"
             )
+
+
+def forecaster(data: PreparedData, model, members: list | None) -> Forecaster:
+    """What the registered model scores panel rows with: the fitted `model`, its bootstrap
+    refits (`members`; None: the run made none), the panel's model covariates (protected
+    columns are never model inputs, so a caller need not send them), the model's features,
+    the horizon and the district adjacency of the spatial lags."""
+    inputs = data.inputs
+    covariates = {n: spec for n, spec in inputs.catalog.features.items() if not spec.protected}
+    neighbours = None
+    if inputs.adjacency is not None:
+        neighbours = Neighbours(inputs.adjacency, inputs.district_ids, inputs.cross_border)
+    return Forecaster(
+        model=model,
+        members=None if members is None else tuple(members),
+        catalog=FeatureCatalog(features=covariates),
+        features=tuple(data.features),
+        horizon=data.horizon,
+        neighbours=neighbours,
+    )

@@ -41,18 +41,6 @@ METRIC_TAG = "promotion.metric"
 CHAMPION_SCORE_TAG = "promotion.champion_score"
 CHALLENGER_SCORE_TAG = "promotion.challenger_score"
 
-# Types a registered model may hold beyond scikit-learn's and numpy's own (which skops trusts):
-# loading pins this list, never the one stored inside an artifact.
-TRUSTED_MODEL_TYPES = (
-    "models.pipeline.HistoricalRateClassifier",
-    "models.pipeline.PeriodCalibratedClassifier",
-    "models.pipeline.PersistenceClassifier",
-    "models.stack.StackedClassifier",
-    "numpy.dtype",  # held by SimpleImputer (the logistic model's imputation of allowed NaN)
-    "xgboost.core.Booster",
-    "xgboost.sklearn.XGBClassifier",
-)
-
 PromotionMetric = Literal["roc_auc", "aupr", "brier", "log_loss", "ece"]
 PROMOTION_METRICS: tuple[str, ...] = get_args(PromotionMetric)
 DEFAULT_PROMOTION_METRIC = "aupr"

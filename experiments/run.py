@@ -26,7 +26,7 @@ from experiments import tracking
 from experiments.config import ConfigError, ExperimentConfig
 from experiments.data import ExperimentInputs, load_inputs, oracle_column, truth_terms
 from experiments.locks import check_interrupted
-from experiments.prepare import PreparedData, prepare
+from experiments.prepare import PreparedData, forecaster, prepare
 from experiments.registry import (
     COMPLETE_TAG,
     FALLBACK_TAG,
@@ -246,8 +246,7 @@ def log_run(
     complete summary.json with the version. A run killed before the end leaves no registered
     version and moves no alias. The run is named and described (`tracking.notes`), the
     version described and tagged. Returns every file written, summary.json first."""
-    inputs, frame = data.inputs, data.frame
-    labelled = frame[TARGET].notna()
+    inputs = data.inputs
     selection = evaluation.selection
     tags = {
         SYNTHETIC_TAG: str(inputs.synthetic).lower(),
@@ -266,9 +265,8 @@ def log_run(
         )
         if found is not None:
             tracking.log_scalars(found.metrics)
-        summary.model_uri = tracking.log_model(
-            final.model, frame.loc[labelled, data.features].head(5)
-        )
+        members = found.members if found is not None else None  # the interval's ensemble
+        summary.model_uri = tracking.log_model(forecaster(data, final.model, members), inputs.panel)
         summary.run_id, summary.registered_model = run_id, name
         summary_path = staging / contract.SUMMARY_FILE
         files = [write_json(summary_path, summary.to_dict()), *files]

@@ -207,6 +207,11 @@ def add_spatial_lags(
     return panel.assign(**out)
 
 
+def forecast_rows(frame: pd.DataFrame) -> pd.Series:
+    """Mask of the forecast period's rows (the latest period of the frame)."""
+    return frame[PERIOD_INDEX] == frame[PERIOD_INDEX].max()
+
+
 def build_features(
     panel: pd.DataFrame,
     catalog: FeatureCatalog,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator
 
-from features.build import PERIOD_INDEX, TARGET
+from features.build import PERIOD_INDEX, TARGET, forecast_rows
 from features.catalog import FeatureCatalog
 from features.labels import district_labels
 from features.splits import Fold
@@ -35,6 +35,7 @@ class Insight:
     metrics: dict[str, float] = field(default_factory=dict)
     recovery: dict[str, object] | None = None
     plan_scores: dict[str, float] | None = None
+    members: list = field(default_factory=list)  # bootstrap refits: the forecast interval's
 
 
 def bootstrap_members(
@@ -100,11 +101,6 @@ class Explained:
     shap_rows: pd.DataFrame
     shap_forecast: pd.DataFrame
     shap_logistic: pd.DataFrame
-
-
-def forecast_rows(frame: pd.DataFrame) -> pd.Series:
-    """Mask of the forecast period's rows (the latest period of the frame)."""
-    return frame[PERIOD_INDEX] == frame[PERIOD_INDEX].max()
 
 
 def explain_rows(
@@ -180,7 +176,8 @@ def refit_ensemble(
     out.metrics["explain.importance_mean_spearman"] = stability.attrs["mean_spearman"]
     out.metrics["explain.unstable_features"] = float(stability["unstable"].sum())
 
-    ensemble = [final, *members]
+    ensemble = [final, *members]  # the registered model's interval reproduces this one
+    out.members = members
     risk = np.vstack([m.predict_proba(forecast[features])[:, 1] for m in ensemble])
     profiles = explain.district_profiles(seen.shap_forecast, forecast, catalog)
     profiles.insert(2, "risk", risk[0])

@@ -44,17 +44,18 @@ def test_predict_scores_the_latest_period_of_every_district(
 def test_predict_on_the_training_panel_reproduces_the_run_forecast(
     champion_store: dict, tmp_path: Path
 ) -> None:
-    """Same model, same rows: the run's forecast.csv and predict's output agree."""
+    """Same model, same rows: the run's forecast.csv and predict's output agree, interval
+    too (the run's bootstrap refits are logged with the model, and so is the adjacency of
+    the spatial lags: no --geometry needed)."""
     run_out = champion_store["out"]
     panel = pd.read_parquet(run_out / "panel.parquet")
     panel_file = tmp_path / "panel.parquet"
     panel.to_parquet(panel_file)
     out = tmp_path / "scores.csv"
-    geometry = run_out / "geometry.geojson"
-    args = ["predict", "--data", str(panel_file), "--geometry", str(geometry), "--out", str(out)]
-    assert train.main([*args, "-q"]) == 0
-    ours = pd.read_csv(out).set_index("district_id")["probability"]
-    run = pd.read_csv(run_out / "forecast.csv").set_index("district_id")["probability"]
+    assert train.main(["predict", "--data", str(panel_file), "--out", str(out), "-q"]) == 0
+    columns = ["probability", "risk_low", "risk_high", "forecast_period"]
+    ours = pd.read_csv(out).set_index("district_id")[columns]
+    run = pd.read_csv(run_out / "forecast.csv").set_index("district_id")[columns]
     np.testing.assert_allclose(ours.loc[run.index], run, atol=1e-4)
 
 

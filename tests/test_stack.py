@@ -308,7 +308,7 @@ def test_a_main_model_that_loses_is_not_registered_the_best_baseline_is(
     from conftest import TINY_REGION
 
     import train
-    from experiments import run
+    from experiments import run, tracking
     from models.pipeline import MAIN_MODEL
 
     real_zoo = run.model_zoo
@@ -334,7 +334,7 @@ def test_a_main_model_that_loses_is_not_registered_the_best_baseline_is(
         _pooled(summary, "brier").values()
     )
     # the registered model is that baseline: it reproduces the run's forecast
-    model = mlflow.sklearn.load_model(f"models:/rootcast-h1/{summary['model_version']}")
+    model, _ = tracking.load_model(f"rootcast-h1/{summary['model_version']}")
     kinds = {
         "logistic": "Pipeline",
         "historical_rate": "HistoricalRateClassifier",

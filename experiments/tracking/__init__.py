@@ -4,6 +4,7 @@ run search. The registry's rules and names are in `experiments/registry.py`; cal
 
 from experiments.tracking.models import (
     alias_version,
+    load_forecaster,
     load_model,
     log_model,
     promote,
@@ -61,6 +62,7 @@ __all__ = [
     "describe_version",
     "download_run_results",
     "end_stale_runs",
+    "load_forecaster",
     "load_model",
     "load_run_config",
     "log_artifact_files",

@@ -11,20 +11,24 @@ import logging
 import shutil
 import tempfile
 import warnings
+import zipfile
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import TypeVar
 
 import mlflow
 import pandas as pd
 import skops.io
 import skops.io.exceptions
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.models.model import MODEL_CODE_PATH
+from mlflow.types import ColSpec, Schema
 
 from experiments.registry import (
     CHAMPION,
     PREVIOUS,
-    TRUSTED_MODEL_TYPES,
     ModelRef,
     becomes_champion_on_registration,
 )
@@ -36,8 +40,16 @@ from experiments.tracking.store import (
     store_lock,
     tracking_uri,
 )
+from features.schema import LABELS
+from models.serving import ARTIFACT, ESTIMATOR_FILE, Forecaster, load_estimator
+from models.serving import load_forecaster as load_forecaster_files
+from models.trusted import TRUSTED_MODEL_TYPES
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# The registered model's code (MLflow "models from code"), logged as a file with the model.
+PANEL_MODEL_CODE = Path(__file__).with_name("panel_model.py")
 
 
 # What the logged model needs to load and predict: pinned to the versions that trained it, so
@@ -50,7 +62,8 @@ MODEL_PACKAGES = (
     "numpy",
     "pandas",
     "scipy",
-    "pydantic",  # models.settings, imported by models.pipeline (logged with the model)
+    "pydantic",  # models.settings and features.catalog (logged with the model)
+    "pandera",  # features.schema: the model validates the panel rows it is sent
 )
 # The project's own packages: a model's classes and what they import from these are logged
 # with it (MLflow `code_paths`), so it loads where the project is not on the path.
@@ -92,13 +105,20 @@ def model_code(modules: set[str]) -> list[Path]:
             if path is None or path in needed:
                 continue
             needed.add(path)
-            for node in ast.walk(ast.parse(path.read_text())):
-                if isinstance(node, ast.Import):
-                    todo += [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-                    todo.append(node.module)
-                    todo += [f"{node.module}.{alias.name}" for alias in node.names]
+            todo += imported_names(path)
     return sorted(path.relative_to(PROJECT_DIR) for path in needed)
+
+
+def imported_names(path: Path) -> list[str]:
+    """Every module (and `module.name`) the file `path` imports absolutely."""
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.append(node.module)
+            names += [f"{node.module}.{alias.name}" for alias in node.names]
+    return names
 
 
 def _copy_code(files: list[Path], dest: Path) -> list[str]:
@@ -110,33 +130,54 @@ def _copy_code(files: list[Path], dest: Path) -> list[str]:
     return sorted(str(dest / top) for top in {file.parts[0] for file in files})
 
 
-def log_model(model: object, input_example: pd.DataFrame) -> str:
-    """Log the fitted pipeline to the active run (skops format, signature, input example),
-    with the project code its classes import (`code_paths`: only the modules needed), so
-    `mlflow.sklearn.load_model` and `mlflow.pyfunc.load_model` work outside the project.
+def _held_types(estimators: list) -> set[str]:
+    """Types the estimators hold beyond those skops trusts itself (e.g. the project's)."""
+    return {t for e in estimators for t in skops.io.get_untrusted_types(data=skops.io.dumps(e))}
 
-    Returns the model's URI. Refuses a model holding types outside TRUSTED_MODEL_TYPES (a
-    new class in the pipeline must be allow-listed in experiments/registry.py on purpose).
+
+def panel_signature(example: pd.DataFrame, output: pd.DataFrame) -> ModelSignature:
+    """The signature of panel rows -> forecast; the label columns are optional inputs (as
+    in the data contract)."""
+    with warnings.catch_warnings():  # period and incidents are integers, never missing
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer column")
+        signature = infer_signature(example, output)
+    inputs = [
+        ColSpec(c.type, c.name, required=c.name not in LABELS) for c in signature.inputs.inputs
+    ]
+    return ModelSignature(Schema(inputs), signature.outputs)
+
+
+def log_model(forecaster: Forecaster, panel: pd.DataFrame) -> str:
+    """Log `forecaster` (the run's model, its bootstrap refits, catalog, horizon, adjacency)
+    to the active run as an MLflow model from code (`panel_model.py`): panel rows in, the
+    named forecast columns out. Its files are artifacts (skops, JSON, npz; no pickle), the
+    project code it imports is logged with it (`code_paths`: only the modules needed), the
+    input example is the last periods of `panel` (validated) and the signature is inferred
+    from the example and its forecast, so `mlflow.pyfunc.load_model` and `mlflow models
+    serve` work outside the project.
+
+    Returns the model's URI. Refuses estimators holding types outside TRUSTED_MODEL_TYPES
+    (a new class in the pipeline must be allow-listed in models/trusted.py on purpose).
     """
-    untrusted = set(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
-    if not untrusted <= set(TRUSTED_MODEL_TYPES):
+    estimators = [forecaster.model, *(forecaster.members or ())]
+    held = _held_types(estimators)
+    untrusted = held - set(TRUSTED_MODEL_TYPES)
+    if untrusted:
         raise TrackingError(
             f"the model holds types not in TRUSTED_MODEL_TYPES: {sorted(untrusted)}"
         )
-    classes = {type(model).__module__} | {name.rsplit(".", 1)[0] for name in untrusted}
-    # pyfunc's predict is predict_proba: columns P(no incident), P(incident)
-    output = model.predict_proba(input_example)
-    with tempfile.TemporaryDirectory(prefix="rootcast-code-") as tmp:
-        info = mlflow.sklearn.log_model(
-            model,
+    modules = {name.rsplit(".", 1)[0] for name in held} | {type(e).__module__ for e in estimators}
+    modules |= set(imported_names(PANEL_MODEL_CODE))
+    example = forecaster.example(panel)
+    with tempfile.TemporaryDirectory(prefix="rootcast-model-") as tmp:
+        info = mlflow.pyfunc.log_model(
             name="model",
-            signature=infer_signature(input_example, output),
-            input_example=input_example,
-            skops_trusted_types=list(TRUSTED_MODEL_TYPES),
+            python_model=PANEL_MODEL_CODE,
+            artifacts={ARTIFACT: str(forecaster.save(Path(tmp) / ARTIFACT))},
+            code_paths=_copy_code(model_code(modules), Path(tmp) / "code"),
+            signature=panel_signature(example, forecaster.forecast(example)),
+            input_example=example,
             pip_requirements=model_requirements(),
-            pyfunc_predict_fn="predict_proba",
-            serialization_format="skops",
-            code_paths=_copy_code(model_code(classes), Path(tmp)) or None,
         )
     return info.model_uri
 
@@ -167,13 +208,8 @@ def run_id_of(ref: ModelRef) -> str:
     return client.get_run(ref.run_id).info.run_id
 
 
-def load_model(reference: str) -> tuple[object, str]:
-    """Load a logged model by registry reference (`name@alias`, `name/version`) or run id.
-
-    Only skops-serialised models load, and only with the project's own allow-list of types
-    (TRUSTED_MODEL_TYPES), never the list stored inside the artifact; pickle is refused.
-    Returns (the fitted scikit-learn model, the id of the run that logged it).
-    """
+def _download(reference: str) -> tuple[Path, str]:
+    """The logged model `reference` names, downloaded; and the id of the run that logged it."""
     mlflow.set_tracking_uri(tracking_uri())
     ref = ModelRef.parse(reference)
     try:
@@ -181,17 +217,63 @@ def load_model(reference: str) -> tuple[object, str]:
         local = Path(mlflow.artifacts.download_artifacts(ref.uri))
     except MlflowException as exc:
         raise LookupError(f"model {reference!r} not found in {tracking_uri()}: {exc}") from None
+    return local, run_id
+
+
+def _forecaster_folder(local: Path) -> Path | None:
+    """The forecaster's files of a model from code (`log_model`), None for another model."""
+    pyfunc = Model.load(local).flavors.get("python_function", {})
+    if MODEL_CODE_PATH not in pyfunc or ARTIFACT not in pyfunc.get("artifacts", {}):
+        return None
+    return local / pyfunc["artifacts"][ARTIFACT]["path"]
+
+
+def _trusted(load: Callable[[Path], T], path: Path, reference: str) -> T:
+    """`load(path)`, a skops file (or a folder of them) that must hold only trusted types."""
+    try:
+        return load(path)
+    except skops.io.exceptions.UntrustedTypesFoundException as exc:
+        raise LookupError(f"model {reference!r} holds untrusted types: {exc}") from None
+    except zipfile.BadZipFile:
+        raise LookupError(
+            f"model {reference!r}: an estimator file is not skops (a pickle?): refused, it "
+            "could run arbitrary code"
+        ) from None
+
+
+def load_model(reference: str) -> tuple[object, str]:
+    """Load a logged model's fitted estimator by registry reference (`name@alias`,
+    `name/version`) or run id: the skops file of a panel model (`log_model`), or of a model
+    logged with MLflow's sklearn flavour before those.
+
+    Only skops files load, and only with the project's own allow-list of types
+    (TRUSTED_MODEL_TYPES), never the list stored inside the artifact; pickle is refused.
+    Returns (the fitted scikit-learn model, the id of the run that logged it).
+    """
+    local, run_id = _download(reference)
+    folder = _forecaster_folder(local)
+    if folder is not None:
+        return _trusted(load_estimator, folder / ESTIMATOR_FILE, reference), run_id
     flavor = Model.load(local).flavors.get("sklearn", {})
     if flavor.get("serialization_format") != "skops":
         raise LookupError(
             f"model {reference!r} is not skops-serialised "
             f"({flavor.get('serialization_format')}): refused, it could run arbitrary code"
         )
-    try:
-        model = skops.io.load(local / flavor["pickled_model"], trusted=list(TRUSTED_MODEL_TYPES))
-    except skops.io.exceptions.UntrustedTypesFoundException as exc:
-        raise LookupError(f"model {reference!r} holds untrusted types: {exc}") from None
-    return model, run_id
+    return _trusted(load_estimator, local / flavor["pickled_model"], reference), run_id
+
+
+def load_forecaster(reference: str) -> tuple[Forecaster, str]:
+    """The forecaster of a logged panel model (see `load_model` for references and trust)
+    and the id of its run. Raises LookupError for a model logged before panel models."""
+    local, run_id = _download(reference)
+    folder = _forecaster_folder(local)
+    if folder is None:
+        raise LookupError(
+            f"model {reference!r} predates rootcast's panel models (it takes features, not "
+            "panel rows): retrain to register one that does"
+        )
+    return _trusted(load_forecaster_files, folder, reference), run_id
 
 
 def alias_version(name: str, alias: str) -> str | None:
