@@ -41,7 +41,9 @@ format: $(STAMP) ## apply ruff formatting and safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 for the project's store
+UI_URL := http://127.0.0.1:5000/\#/experiments?workflowType=machine_learning
+ui: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 for the project's store (opens on training runs: see the URL it prints)
+	@echo "MLflow UI: $(UI_URL)  (workflowType=machine_learning: training runs, not the GenAI overview)"
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --host 127.0.0.1 --port 5000
 
 SERVER_PORT ?= 5001

@@ -57,15 +57,22 @@ def _areas(res: Results) -> list[dict]:
 
 
 def _expected(res: Results) -> dict:
-    """Expected number of districts with an incident (and its 90 % interval, from the
-    aggregates' joint draws when the run wrote them); the same sum for the previous forecast."""
+    """Expected number of districts with an incident: from the aggregates' joint draws (with
+    their 90 % interval) when the run wrote them, else the sum of the district forecasts;
+    that sum (`district_sum`) and the previous forecast's."""
     forecast = res.forecast
-    out = {"expected": float(forecast["probability"].sum()), "low": None, "high": None}
+    total = float(forecast["probability"].sum())
+    out = {"expected": total, "low": None, "high": None, "district_sum": total, "joint": False}
     if res.aggregates is not None:
         everyone = res.aggregates[res.aggregates["level"] == "all"]
         if len(everyone) == 1:
             row = everyone.iloc[0]
-            out |= {"low": row["expected_low"], "high": row["expected_high"]}
+            out |= {
+                "expected": float(row["expected_districts"]),
+                "low": row["expected_low"],
+                "high": row["expected_high"],
+                "joint": True,
+            }
     known = forecast["previous_probability"].notna() if "previous_probability" in forecast else []
     out["previous"] = (
         float(forecast.loc[known, "previous_probability"].sum())

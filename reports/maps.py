@@ -26,6 +26,7 @@ def borders_of(geo, labels: pd.DataFrame) -> dict:
 
 
 MAP_RANKS = 10  # the highest-risk districts numbered on the risk map
+MAP_DPI = 130  # sharp enough to read names in print
 
 
 def map_marks(geo, labels: pd.DataFrame, probability: pd.Series) -> list[tuple]:
@@ -54,20 +55,29 @@ def district_maps(res: Results, labels: pd.DataFrame, programs: pd.Series) -> di
     )
     borders = borders_of(geo, labels)
     s = res.summary
-    title = f"Forecast risk for {period_after(str(s.forecast_period), s.horizon)}"
+    target = period_after(str(s.forecast_period), s.horizon)
+    title = f"Forecast risk for {target}"
     title += f"\n(numbers: the {MAP_RANKS} highest-risk districts, as ranked in the tables)"
     marks = map_marks(geo, labels, res.forecast.set_index("district_id")["probability"])
+    names = [m for m in marks if m[3] == "unit"]  # country names on the other maps too
     out = {"risk": risk_map(geo, "probability", borders, title, marks), "plan": None}
     out["uncertainty"] = None
     if {"risk_low", "risk_high"} <= set(res.forecast.columns):
         width = res.forecast.set_index("district_id")
         width = 100 * (width["risk_high"] - width["risk_low"])
         out["uncertainty"] = uncertainty_map(
-            geo.assign(width=geo["district_id"].map(width)), "width", borders
+            geo.assign(width=geo["district_id"].map(width)),
+            "width",
+            borders,
+            f"Forecast uncertainty for {target}",
+            names,
         )
     if res.plan is not None:
         out["plan"] = plan_map(
-            geo.assign(program=geo["district_id"].map(programs)), borders=borders
+            geo.assign(program=geo["district_id"].map(programs)),
+            borders=borders,
+            title=f"Prevention plan for {target}",
+            marks=names,
         )
     return out
 
@@ -146,7 +156,7 @@ def _choropleth(
     _draw_marks(ax, marks)
     ax.set_axis_off()
     ax.set_title(title, fontsize=10)
-    return figure_uri(fig, "png", dpi=100)
+    return figure_uri(fig, "png", dpi=MAP_DPI)
 
 
 def risk_map(
@@ -161,18 +171,20 @@ def risk_map(
 
 
 def uncertainty_map(
-    geo, column: str = "width", borders: dict | None = None, title: str = ""
+    geo, column: str = "width", borders: dict | None = None, title: str = "", marks=None
 ) -> str:
     """Choropleth of the width of each district's 90 % forecast interval (percentage points);
     districts without an interval in light grey."""
     legend = "width of the 90 % interval (percentage points)"
     title = title or "Forecast uncertainty"
-    return _choropleth(geo, column, "Purples", None, legend, title, borders)
+    return _choropleth(geo, column, "Purples", None, legend, title, borders, marks)
 
 
-def plan_map(geo, column: str = "program", borders: dict | None = None) -> str:
+def plan_map(
+    geo, column: str = "program", borders: dict | None = None, title: str = "", marks=None
+) -> str:
     """Districts coloured by the program the plan gives them; the rest in light grey;
-    `borders` as for `risk_map`."""
+    `borders` and `marks` as for `risk_map`."""
     fig = Figure(figsize=(6.4, 5.6))
     ax = fig.add_subplot()
     geo.plot(ax=ax, color="#eeeeee", linewidth=0.2, edgecolor="#888888")
@@ -190,7 +202,10 @@ def plan_map(geo, column: str = "program", borders: dict | None = None) -> str:
             linewidth=0.3,
             edgecolor="#333333",
         )
-        handles += [Patch(color=c, label=plain(p)) for c, p in zip(colors, programs, strict=True)]
+        handles += [
+            Patch(color=c, label=plain(p.replace("_", " ")))
+            for c, p in zip(colors, programs, strict=True)
+        ]
     ax.legend(
         handles=handles,
         fontsize=8,
@@ -201,6 +216,7 @@ def plan_map(geo, column: str = "program", borders: dict | None = None) -> str:
         title="program",
     )
     _draw_borders(ax, borders)
+    _draw_marks(ax, marks)
     ax.set_axis_off()
-    ax.set_title("Prevention plan", fontsize=10)
-    return figure_uri(fig, "png", dpi=100)
+    ax.set_title(title or "Prevention plan", fontsize=10)
+    return figure_uri(fig, "png", dpi=MAP_DPI)

@@ -19,10 +19,11 @@ import numpy as np
 import pandas as pd
 import shap
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 
 from features.labels import period_after, previous_period
 from features.writers import write_atomically
-from reports import brief, plots
+from reports import brief, naming, plots
 from reports.audit import disparity_audit
 from reports.contract import GEOMETRY_FILE, SUMMARY_FILE, TABLES_BY_KEY
 from reports.maps import aggregate_rows, district_maps
@@ -123,18 +124,6 @@ def _plan_programs(res: Results) -> pd.Series:
     return res.plan.groupby("district_id")["program"].agg(" + ".join)
 
 
-def _label(res: Results, feature: str) -> str:
-    """How the report names a feature: the catalog's `label`, else its name in words."""
-    spec = res.catalog.get(feature, {})
-    return spec.get("label") or str(feature).replace("_", " ").capitalize()
-
-
-def _describe(res: Results, feature: str) -> str:
-    spec = res.catalog.get(feature, {})
-    unit = spec.get("unit", "")
-    return f"{spec.get('description', '')}{f' ({unit})' if unit else ''}".strip()
-
-
 def _explanation(res: Results, period: str) -> tuple[shap.Explanation, list[str]] | None:
     """SHAP values of the forecast period as a shap.Explanation (with feature values where
     known) and the district id of each of its rows."""
@@ -215,13 +204,15 @@ def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
             values = pd.Series(explanation.values[i], index=names)
             data = dict(zip(names, explanation.data[i], strict=True))
             text = {
-                f: f"{_label(res, f)} = {data[f]:.3g}" if np.isfinite(data[f]) else _label(res, f)
+                f: f"{naming.label(res, f)} = {data[f]:.3g}{naming.unit(res, f)}"
+                if np.isfinite(data[f])
+                else naming.label(res, f)
                 for f in names
             }
             entry["not_measured"] = _not_measured(res, names, data)
-            text |= {f: f"{_label(res, f)} = not measured" for f in entry["not_measured"]}
+            text |= {f: f"{naming.label(res, f)} = not measured" for f in entry["not_measured"]}
             entry["waterfall"] = plots.driver_waterfall(
-                values, text, f"drivers of {d}", entry["forecast"]["probability"]
+                values, text, f"drivers of {entry['name']}", entry["forecast"]["probability"]
             )
             domains = {k.removeprefix("domain:"): v for k, v in row.items() if "domain:" in k}
             scale = max([abs(v) for v in domains.values()] + [1e-9])
@@ -235,6 +226,9 @@ def _profiles(res: Results, labels: pd.DataFrame, explained) -> list[dict]:
 
 def _plan(res: Results, labels: pd.DataFrame) -> dict:
     plan = res.plan.drop(columns=labels.columns, errors="ignore").join(labels, on="district_id")
+    plan["drivers_text"] = (
+        plan["drivers"].map(lambda d: naming.drivers_text(res, d)) if "drivers" in plan else "–"
+    )
     s = res.summary
     catalog_name, programs = res.programs
     assumptions = [
@@ -242,8 +236,8 @@ def _plan(res: Results, labels: pd.DataFrame) -> dict:
             "name": name,
             "description": spec.get("description", ""),
             "moves": ", ".join(
-                [f"{f} {v:+g}" for f, v in spec.get("shift", {}).items()]
-                + [f"{f} ×{v:g}" for f, v in spec.get("scale", {}).items()]
+                [f"{naming.label(res, f)} {v:+g}" for f, v in spec.get("shift", {}).items()]
+                + [f"{naming.label(res, f)} ×{v:g}" for f, v in spec.get("scale", {}).items()]
             ),
             "cost": spec.get("cost_per_district"),
             "min_risk": spec.get("min_risk", 0.0),
@@ -307,6 +301,9 @@ def _environment() -> Environment:
     env.filters["prob"] = lambda v: "–" if v is None or pd.isna(v) else f"{100 * v:.1f}%"
     env.filters["pp"] = lambda v: "–" if v is None or pd.isna(v) else f"{100 * v:+.1f} pp"
     env.filters["pct"] = lambda v: "–" if v is None or pd.isna(v) else f"{v:.0%}"
+    # an identifier may wrap after "_" (not mid-word) in narrow printed cells
+    env.filters["words"] = lambda v: str(v).replace("_", " ")  # program names
+    env.filters["wbr"] = lambda v: Markup("_<wbr>").join(escape(str(v)).split("_"))
     return env
 
 
@@ -319,7 +316,7 @@ def render_report(res: Results) -> str:
     shown = None  # the explanation with the catalog's labels, for the plots
     if explanation is not None:
         shown = copy.copy(explanation)
-        shown.feature_names = [_label(res, f) for f in explanation.feature_names]
+        shown.feature_names = [naming.label(res, f) for f in explanation.feature_names]
     card = model_card(res)
     track = brief.track_record(res, card.get("top_k"))
     context = {
@@ -350,8 +347,8 @@ def render_report(res: Results) -> str:
         "interactions": None
         if res.shap_interactions is None
         else res.shap_interactions.to_dict("records"),
-        "describe": lambda f: _describe(res, f),
-        "label": lambda f: _label(res, f),
+        "describe": lambda f: naming.describe(res, f),
+        "label": lambda f: naming.label(res, f),
         "top_n": TOP_N,
     }
     return _environment().get_template("report.html.j2").render(**context)

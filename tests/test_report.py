@@ -97,8 +97,13 @@ def test_plan_states_program_assumptions_and_totals(run: dict) -> None:
     plan = section(run["text"], "plan")
     programs = tomllib.loads(DEFAULT_PROGRAMS.read_text())["programs"]
     assert "assumed, not measured" in plan
-    assert [p for p in programs if p not in plan] == []
-    assert f"{len(pd.read_csv(run['out'] / 'plan.csv').district_id.unique())} districts" in plan
+    assert [p for p in programs if p.replace("_", " ") not in plan] == []  # names in words
+    table = pd.read_csv(run["out"] / "plan.csv")
+    assert f"{len(table.district_id.unique())} districts" in plan
+    drivers = plan.split('id="plan-table"')[1]
+    assert "log-odds)" in drivers  # the drivers' SHAP pushes say their unit
+    raw = [f for f in json.loads((run["out"] / "catalog.json").read_text())["features"]]
+    assert [f for f in raw if f"{f} (" in drivers] == []  # labels, not column names
 
 
 def test_model_card_compares_every_model_with_baselines_and_oracle(run: dict) -> None:
@@ -216,6 +221,51 @@ def test_pdf_export_writes_a_pdf_with_page_numbers_status_and_repeated_headers(
     assert all("Used by the model" in pages[i] for i in range(first, last + 1))
 
 
+def _line_groups(box, out: list[list[str]]) -> list[list[str]]:
+    """Per block of weasyprint's layout: the text of each of its lines, in order."""
+    from weasyprint.formatting_structure import boxes
+
+    def texts(node, found: list[str]) -> list[str]:
+        if isinstance(node, boxes.TextBox):
+            found.append(node.text)
+        for child in getattr(node, "children", None) or []:
+            texts(child, found)
+        return found
+
+    children = getattr(box, "children", None) or []
+    lines = [c for c in children if isinstance(c, boxes.LineBox)]
+    if lines:
+        out.append([" ".join(texts(line, [])) for line in lines])
+    for child in children:
+        if not isinstance(child, boxes.LineBox):
+            _line_groups(child, out)
+    return out
+
+
+@pytest.mark.skipif(not pdf_available(), reason="weasyprint not installed")
+def test_pdf_breaks_no_word_across_lines(run: dict) -> None:
+    """No line of the printed report ends inside a word: neither a hyphenation ("gover-" /
+    "nance") nor a break of a word that fits its cell. Identifiers may wrap after "_"."""
+    import weasyprint
+
+    html = run["text"]
+    words = set(re.findall(r"[A-Za-z]{3,}", re.sub(r"<[^>]+>", " ", html)))
+    broken = []
+    for page in weasyprint.HTML(string=html).render().pages:
+        for lines in _line_groups(page._page_box, []):
+            for first, second in zip(lines, lines[1:], strict=False):
+                end = re.findall(r"[A-Za-z\u2010-]+$", first.rstrip())
+                start = re.findall(r"^[A-Za-z]+", second.lstrip())
+                if not (end and start):
+                    continue
+                left = end[0].rstrip("-\u2010")
+                hyphenated = end[0] != left and left + start[0] in words
+                split = left + start[0] in words and not {left, start[0]} <= words
+                if hyphenated or split:
+                    broken.append(f"{first[-25:]!r} / {second[:25]!r}")
+    assert broken == []
+
+
 def test_pdf_request_without_weasyprint_writes_html_and_says_so(
     run: dict, tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -242,5 +292,5 @@ def test_features_are_named_by_their_catalog_label(run: dict) -> None:
     text = run["text"]
     assert "Historical incident rate" in text or "Recent incident history" in text
     card = section(text, "card")
-    assert "<code>hist_rate</code>" in card and "Historical incident rate" in card
+    assert "<code>hist_<wbr>rate</code>" in card and "Historical incident rate" in card
     assert "Youth unemployment" in card  # the synthetic catalog's youth_unemployment

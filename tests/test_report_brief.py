@@ -93,7 +93,10 @@ def test_first_page_gives_the_headline(champion_report: dict) -> None:
     top = table(page, "brief-top")
     names = forecast["district_name"].head(brief.N_TOP).tolist()
     assert [top.index(n) for n in names] == sorted(top.index(n) for n in names)
-    assert f"<strong>{forecast['probability'].sum():.0f}</strong>" in page
+    everyone = pd.read_csv(out / "aggregates.csv").query("level == 'all'").iloc[0]
+    assert f"<strong>{everyone['expected_districts']:.0f}</strong>" in page  # as in the table
+    assert f"(90% interval {everyone['expected_low']:.0f} to" in page
+    assert f"sum to {forecast['probability'].sum():.0f};" in page
     rows = table(page, "brief-bands").split("<tr>")[2:]
     assert len(rows) == len(RISK_BANDS)
     now = [int(re.findall(r'<td class="num">(\d+)</td>', r)[0]) for r in rows]
