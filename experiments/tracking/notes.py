@@ -57,8 +57,9 @@ def model_description(summary: RunSummary) -> str:
     return (
         f"rootcast district early-warning forecast, {target.horizon} period(s) ahead. Given "
         "each district's district-period history (incidents and the catalog's covariates), it "
-        f"returns for every district the probability that {target.definition}, t being the "
-        "latest period sent, with the training run's 90 % interval where that run made one.\n\n"
+        "returns for every district the probability of at least one incident in the period "
+        f"{target.horizon} after the latest one sent (target: {target.definition}), with the "
+        "training run's 90 % interval where that run made one.\n\n"
         "Each version is described individually: its training run, data, pooled held-out skill "
         "and why it was registered; the `champion` alias marks the version in use.\n\n"
         "**Intended use**: allocating prevention and development programs (schooling, "
