@@ -342,15 +342,14 @@ def predict_main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, default=Path("output/predict.csv"), help="CSV to write")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
-    from experiments.predict import PredictRequest, predict
+    from experiments.predict import PredictRequest, predict, preview_columns
 
     request = PredictRequest(args.model, args.data, args.catalog, args.geometry)
     try:
         table = predict(request, args.out, progress_printer(args.quiet))
     except RootcastError as exc:
         return _fail(exc)
-    columns = ["rank", "district_id", "forecast_period", "probability", "band"]
-    print(table[columns].head(10).to_string(index=False))
+    print(table[preview_columns(table)].head(10).to_string(index=False))
     print(f"\n{len(table)} districts scored. Wrote {args.out}")
     return 0
 

@@ -2,7 +2,8 @@
 
 Rebuilds the run's data and features from its logged config, explains the forecast period
 with TreeSHAP and allocates programs under the new budget. Intervals need the bootstrap
-ensemble of a training run, so a plan made here carries point estimates only.
+ensemble of a training run, so a plan made here carries point estimates only: its
+reduction_low and reduction_high are empty (NaN), not a zero-width interval around the estimate.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from experiments import registry, tracking
@@ -68,6 +70,7 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
     )
     shap_values = explain.contributions(model, forecast[features], features)
     plan = plan_programs([model], frame, features, shap_values, programs, settings)
+    plan = plan.assign(reduction_low=np.nan, reduction_high=np.nan)  # one model: no interval
     plan_table = contract.TABLES_BY_KEY["plan"]
     ranked = forecast[["district_id", "period"]].assign(
         probability=model.predict_proba(forecast[features])[:, 1]

@@ -9,7 +9,10 @@ built them (the run's logged config and catalog; the district adjacency logged w
 or the polygons of `--geometry` or the run's config), the latest period of every district
 scored, with the run's 90 % interval when the run made one. The file has the columns of a
 run's `forecast.csv`: rank, district_id, names, period (the data period), forecast_period (the
-period forecast for), probability, risk_low, risk_high and the band.
+period forecast for), probability, risk_low, risk_high and the band, less the columns that
+would be empty: the interval when the run made no ensemble, and previous_probability and
+change always (predict makes one forecast; it has no earlier forecast of the panel to compare).
+The terminal preview names the districts (district_name, admin1) where the panel has names.
 """
 
 from __future__ import annotations
@@ -86,5 +89,16 @@ def predict(request: PredictRequest, out: Path, progress=log.info) -> pd.DataFra
         progress("note: this is the panel the model was trained on")
     scored = _scorer(forecaster, inputs).score(inputs.panel, str(request.data))
     table = desk.forecast_table(_desk_columns(scored), inputs.panel, config.target.horizon)
+    table = table.dropna(axis="columns", how="all")  # no previous forecast: no change columns
     write_csv(out, table)
     return table
+
+
+def preview_columns(table: pd.DataFrame) -> list[str]:
+    """The columns of the terminal preview: rank, id, the district's name and admin1 where
+    the panel has them (not just the id repeated, not empty), the period, the forecast."""
+    ids = table["district_id"].astype(str)
+    named = "district_name" in table and (table["district_name"].astype(str) != ids).any()
+    admin1 = "admin1" in table and (table["admin1"].fillna("").astype(str) != "").any()
+    names = ["district_name"] * bool(named) + ["admin1"] * bool(admin1)
+    return ["rank", "district_id", *names, "forecast_period", "probability", "band"]

@@ -255,7 +255,7 @@ def log_run(
         FALLBACK_TAG: str(selection.fell_back).lower(),
     }
     name = config.registered_model_name if config.tracking.register_model else None
-    run_name, sentence = tracking.training_run_name(summary), selection.sentence()
+    run_name, reason = tracking.training_run_name(summary), selection.reason()
     with tracking.tracked_run(config.tracking.experiment, run_name, tags) as run_id:
         tracking.log_config(config.model_dump())
         tracking.log_dataset(inputs.panel, config.name, inputs.source, inputs.fingerprint)
@@ -275,15 +275,15 @@ def log_run(
     if name:
         check_interrupted()
         summary.model_version, summary.became_champion = tracking.register_model(
-            summary.model_uri, name
+            summary.model_uri, name, tracking.model_description(summary)
         )
         write_json(summary_path, summary.to_dict())
         tracking.log_to_run(run_id, {}, [summary_path])  # replaces the artifact
         kind = {k: tags[k] for k in (MODEL_KIND_TAG, FALLBACK_TAG)}
         tracking.tag_version(name, summary.model_version, kind | tracking.version_tags(summary))
-        description = tracking.version_description(summary, sentence)
+        description = tracking.version_description(summary, reason)
         tracking.describe_version(name, summary.model_version, description)
-    tracking.describe_run(run_id, tracking.run_description(summary, sentence))
+    tracking.describe_run(run_id, tracking.run_description(summary, reason))
     tracking.tag_run(run_id, {COMPLETE_TAG: "true"})
     return files
 

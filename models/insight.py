@@ -24,7 +24,6 @@ from models.pipeline import logistic_pipeline, refit_like
 from models.settings import ExplainSettings, ModelSettings, TargetingSettings
 
 AGGREGATE_DRAWS = 4000  # joint draws of the province/country aggregates
-DECIMALS = 4  # of the aggregates' probabilities and expected counts
 
 
 @dataclass
@@ -271,7 +270,7 @@ def explain_and_target(
     labels = district_labels(seen.forecast, ids).reindex(ids).reset_index()
     shocks = np.zeros(0) if shocks is None else shocks
     table = aggregates.aggregate_risk(risk, labels, shocks, AGGREGATE_DRAWS, settings.model.seed)
-    out.tables["aggregates"] = table.round(DECIMALS)
+    out.tables["aggregates"] = table  # rounded for people by reports/desk.py
     progress("targeting: program benefits and the budgeted plan")
     plan = plan_programs(
         ensemble, frame, catalog.model_features, seen.shap_forecast, programs, settings.targeting

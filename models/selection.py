@@ -53,21 +53,25 @@ class Selection:
 
     def sentence(self) -> str:
         """One line for the terminal and the report."""
+        if not self.fell_back:
+            return f"registered: {self.chosen}, which {self.reason()}"
+        return f"registered: {self.chosen} (fallback) — {self.reason()}"
+
+    def reason(self) -> str:
+        """Why `chosen` was registered, without its name first: "beats every baseline (…)"
+        or "<candidate> did not beat <baseline> on <metric> (…)" for a fallback."""
         margins = (
             f"AUPR {self.aupr_margin:+.3f} vs {self.best_aupr_baseline}, Brier "
             f"{100 * self.brier_change:+.1f} % vs {self.best_baseline}; better than "
             f"{self.best_baseline} on both in {self.fold_wins}/{self.n_folds} folds"
         )
         if not self.fell_back:
-            return f"registered: {self.chosen}, which beats every baseline ({margins})"
+            return f"beats every baseline ({margins})"
         lost = ", ".join(
             f"{baseline} on {metric.upper() if metric == 'aupr' else metric.capitalize()}"
             for baseline, _, metric in (item.partition(".") for item in self.lost_to)
         )
-        return (
-            f"registered: {self.chosen} (fallback) — {self.candidate} did not beat {lost} "
-            f"({margins})"
-        )
+        return f"{self.candidate} did not beat {lost} ({margins})"
 
 
 def _better(metric: str, a: float, b: float) -> bool:

@@ -126,6 +126,8 @@ RESULT_TABLES: tuple[ResultTable, ...] = (
             "level",
             "unit",
             "country",
+            "period",
+            "forecast_period",
             "n_districts",
             "p_any",
             "p_any_independent",

@@ -1,4 +1,5 @@
-"""forecast.csv and plan.csv as a desk officer opens them: named, ranked, banded, rounded.
+"""forecast.csv, plan.csv and aggregates.csv as a desk officer opens them: named, ranked,
+banded, rounded.
 
 The run (and `train.py plan`) pass their tables through here before writing: each row gets the
 district's name, admin1 and country (from the panel's label columns when present), the rank of
@@ -6,8 +7,9 @@ its risk (1 = highest), its risk band (`contract.RISK_BANDS`), the period the fo
 (`forecast_period` = `period` + horizon; `period` stays the period the forecast is made from,
 as every reader expects) and probabilities rounded to `contract.DECIMALS` places. forecast.csv
 also gets the change since the previous forecast: the registered model's held-out forecast
-made from the period before (predictions.parquet), where that period was held out. The
-parquet tables keep full precision.
+made from the period before (predictions.parquet), where that period was held out.
+aggregates.csv gets the same two periods, its counts as whole numbers and its probabilities
+and expected counts rounded. The parquet tables keep full precision.
 """
 
 from __future__ import annotations
@@ -46,6 +48,20 @@ PLAN_ORDER = (
     "reduction_low",
     "reduction_high",
 )
+AGGREGATES_ORDER = (
+    "level",
+    "unit",
+    "country",
+    "period",
+    "forecast_period",
+    "n_districts",
+    "p_any",
+    "p_any_independent",
+    "expected_districts",
+    "expected_low",
+    "expected_high",
+)
+COUNTS = ("n_districts", "expected_low", "expected_high")  # whole districts
 PROBABILITIES = (
     "probability",
     "risk_low",
@@ -57,6 +73,9 @@ PROBABILITIES = (
     "reduction",
     "reduction_low",
     "reduction_high",
+    "p_any",
+    "p_any_independent",
+    "expected_districts",
 )
 
 
@@ -141,6 +160,17 @@ def plan_table(
     return _ordered(out, PLAN_ORDER)
 
 
+def aggregates_table(aggregates: pd.DataFrame, period, horizon: int) -> pd.DataFrame:
+    """aggregates.csv: the units' aggregates (models/aggregates.py) of the forecast made from
+    `period`, with `period` and forecast_period; counts as integers, the rest rounded."""
+    out = aggregates.reset_index(drop=True).assign(
+        period=period, forecast_period=period_after(str(period), horizon)
+    )
+    for column in COUNTS:
+        out[column] = out[column].round().astype(int)
+    return _ordered(out, AGGREGATES_ORDER)
+
+
 def desk_tables(
     tables: dict[str, pd.DataFrame],
     panel: pd.DataFrame | None,
@@ -148,8 +178,12 @@ def desk_tables(
     model: str | None = None,
 ) -> dict[str, pd.DataFrame]:
     """`tables` with its forecast and plan (those present) made into the desk officer's
-    tables; the change uses `model`'s column of tables["predictions"]."""
+    tables, and its aggregates dated by the forecast's period; the change uses `model`'s
+    column of tables["predictions"]."""
     out = dict(tables)
+    if "aggregates" in out and "forecast" in out and not out["forecast"].empty:
+        period = out["forecast"]["period"].iloc[0]  # one period: the latest of the data
+        out["aggregates"] = aggregates_table(out["aggregates"], period, horizon)
     if "forecast" in out:
         out["forecast"] = forecast_table(
             out["forecast"], panel, horizon, out.get("predictions"), model

@@ -150,6 +150,11 @@ def test_a_training_run_writes_and_reports_the_aggregates(champion_report: dict)
     assert (big["expected_districts"] <= big["expected_high"] + 1e-9).all()
     total = table[table["level"] == "all"].iloc[0]
     assert total["n_districts"] == len(forecast)
+    # dated like forecast.csv; whole counts written as integers
+    assert (table["period"] == forecast["period"].iloc[0]).all()
+    assert (table["forecast_period"] == forecast["forecast_period"].iloc[0]).all()
+    for column in ("n_districts", "expected_low", "expected_high"):
+        assert pd.api.types.is_integer_dtype(table[column]), column
     assert total["expected_districts"] == pytest.approx(forecast["probability"].sum(), rel=0.3)
     text = champion_report["text"]
     assert 'id="aggregates-table"' in text and 'id="aggregates-note"' in text

@@ -18,7 +18,7 @@ from experiments import report_cli
 from features.labels import district_labels, period_after, previous_period
 from ingest.download import parse_args as download_args
 from reports.contract import DECIMALS, RISK_BANDS, TABLES_BY_KEY, check_table, risk_band
-from reports.desk import forecast_table, plan_table
+from reports.desk import aggregates_table, desk_tables, forecast_table, plan_table
 from reports.results import load_results
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -126,6 +126,33 @@ def test_plan_table_carries_the_forecast_rank_and_its_own_band() -> None:
     assert table["district_name"].tolist() == ["Gamma", "Alpha"]
     assert table["reduction"].tolist()[0] == 0.0412
     assert (table["forecast_period"] == "2023").all()
+
+
+def test_aggregates_table_dates_the_units_and_writes_whole_counts(tmp_path: Path) -> None:
+    aggregates = pd.DataFrame(
+        {
+            "level": ["all", "country"],
+            "unit": ["all", "Testland"],
+            "country": ["", "Testland"],
+            "n_districts": np.array([100.0, 60.0]),
+            "p_any": [0.987654321, 0.5],
+            "p_any_independent": [0.99999, 0.612345678],
+            "expected_districts": [12.3456789, 7.0],
+            "expected_low": np.array([8.0, 4.0], dtype=np.float32),
+            "expected_high": [17.0, 11.0],
+        }
+    )
+    tables = desk_tables({"forecast": _forecast("2021-12"), "aggregates": aggregates}, None, 2)
+    table = tables["aggregates"]
+    assert check_table("aggregates", table) is table
+    assert table.columns[:5].tolist() == ["level", "unit", "country", "period", "forecast_period"]
+    assert (table["period"] == "2021-12").all() and (table["forecast_period"] == "2022-02").all()
+    assert table["p_any"].tolist() == [0.9877, 0.5]
+    assert table["expected_districts"].tolist() == [12.3457, 7.0]
+    (tmp_path / "a.csv").write_text(table.to_csv(index=False))
+    lines = (tmp_path / "a.csv").read_text().splitlines()
+    assert lines[1] == "all,all,,2021-12,2022-02,100,0.9877,1.0,12.3457,8,17"
+    assert aggregates_table(aggregates, 2022, 1)["forecast_period"].tolist() == ["2023"] * 2
 
 
 def test_training_run_writes_desk_csvs_readers_still_read(champion_run: dict) -> None:

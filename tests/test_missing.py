@@ -243,5 +243,5 @@ def test_a_panel_missing_a_feature_in_one_country_trains_explains_and_reports(
     profiled = pd.read_csv(out / "district_profiles.csv").sort_values("risk", ascending=False)
     in_a = [d for d in profiled["district_id"].head(5) if countries[d] == "Country A"]
     assert in_a, "the seeded region profiles a Country A district"
-    assert "Literacy</span> = not measured" in html  # the catalog name in words
+    assert "Adult literacy</span> = not measured" in html  # the catalog label in words
     assert "= nan" not in html.lower()

@@ -26,6 +26,7 @@ from experiments.registry import FINGERPRINT_TAG, MODEL_KIND_TAG, NOTE_TAG, SOUR
 from experiments.tracking.models import PANEL_MODEL_CODE, imported_names, model_code
 from models.pipeline import MAIN_MODEL
 from models.serving import ARTIFACT, OUTPUT_COLUMNS
+from reports.contract import RunSummary
 
 CHAMPION_URI = f"models:/{REGISTERED}@champion"
 INTERVAL = ["probability_low", "probability_high"]
@@ -217,9 +218,10 @@ def test_run_has_a_name_and_a_description_of_data_folds_model_and_selection(
         "SYNTHETIC",
         f"{len(summary['folds'])} rolling-origin folds",
         f"{MAIN_MODEL}, registered as {REGISTERED} version 1",
-        "registered: stack, which beats every baseline",  # the selection sentence
+        f"**Why {MAIN_MODEL}**: it beats every baseline (AUPR ",  # the selection's reason
     ):
         assert text in note, text
+    assert "registered: " not in note  # the terminal's sentence is not pasted in
 
 
 def test_registered_version_has_a_description_and_tags(stack_run: dict) -> None:
@@ -234,6 +236,35 @@ def test_registered_version_has_a_description_and_tags(stack_run: dict) -> None:
     description = version.description
     assert summary["run_id"] in description and summary["data"]["fingerprint"] in description
     assert f"AUPR {pooled['aupr']:.4f}, Brier {pooled['brier']:.4f}" in description
+    assert "Registered because it beats every baseline (AUPR " in description
+
+
+def test_descriptions_of_a_fallback_say_so_in_a_sentence(stack_run: dict) -> None:
+    summary = RunSummary.from_dict(stack_run["summary"])
+    summary = dataclasses.replace(summary, main_model="logistic", selection={"fell_back": True})
+    reason = "stack did not beat logistic on Brier (AUPR +0.001 vs logistic)"
+    note = tracking.run_description(summary, reason)
+    assert f"**Why logistic**: a fallback — {reason}." in note
+    version = tracking.version_description(summary, reason)
+    assert version.startswith("logistic (fallback), registered as ")
+    assert version.endswith(f"Registered as a fallback: {reason}.")
+
+
+def test_registered_model_is_described_and_a_users_description_is_kept(
+    stack_run: dict, fresh_store: str
+) -> None:
+    description = MlflowClient(stack_run["uri"]).get_registered_model(REGISTERED).description
+    horizon = stack_run["summary"]["target"]["horizon"]
+    assert f"{horizon} period(s) ahead" in description
+    assert "Each version is described individually" in description
+    assert "prevention" in description and "Not for security operations" in description
+    client = MlflowClient(fresh_store)
+    client.create_registered_model("mine")
+    tracking.describe_model("mine", "first")
+    assert client.get_registered_model("mine").description == "first"
+    client.update_registered_model("mine", description="the user's own words")
+    tracking.describe_model("mine", "rootcast's text")
+    assert client.get_registered_model("mine").description == "the user's own words"
 
 
 def test_mlflow_models_serve_answers_one_real_request(champion_store: dict, tmp_path: Path) -> None:

@@ -20,6 +20,12 @@ def test_plan_for_a_new_budget_stays_within_it(champion_store: dict, tmp_path: P
     assert 0 < plan["cost"].sum() <= 3.5
     assert plan["district_id"].is_unique
     assert summary["budget"] == 3.5 and summary["run_id"]
+    # one model, no ensemble: no interval rather than a zero-width one
+    assert plan["reduction"].notna().all()
+    assert plan["reduction_low"].isna().all() and plan["reduction_high"].isna().all()
+    header, row = (out / "plan.csv").read_text().splitlines()[:2]
+    columns = header.split(",")
+    assert row.split(",")[columns.index("reduction_low")] == ""
 
 
 def test_plan_with_the_run_id_matches_the_champion(champion_store: dict, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import train
+from experiments.predict import preview_columns
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,33 @@ def test_predict_scores_the_latest_period_of_every_district(
     assert table["probability"].between(0, 1).all()
     assert table["rank"].tolist() == sorted(table["rank"])
     assert {"district_name", "admin1", "country", "band"} <= set(table.columns)
-    assert "80 districts scored" in capsys.readouterr().out
+    # no previous forecast here: no empty previous_probability / change columns
+    assert not {"previous_probability", "change"} & set(table.columns)
+    assert table.notna().any().all()
+    printed = capsys.readouterr().out
+    assert "80 districts scored" in printed
+    top = table.iloc[0]  # the preview names the districts, not only their ids
+    assert f"{top['district_id']} {top['district_name']} {top['admin1']}" in " ".join(
+        printed.split()
+    )
+
+
+def test_predict_preview_shows_names_only_where_the_panel_has_them() -> None:
+    table = pd.DataFrame(
+        {
+            "rank": [1, 2],
+            "district_id": ["D1", "D2"],
+            "district_name": ["D1", "D2"],  # no names in the panel: the id stands in
+            "admin1": ["", ""],
+            "forecast_period": [2023, 2023],
+            "probability": [0.5, 0.2],
+            "band": ["high", "moderate"],
+        }
+    )
+    base = ["rank", "district_id", "forecast_period", "probability", "band"]
+    assert preview_columns(table) == base
+    named = table.assign(district_name=["Alpha", "Beta"], admin1=["North", ""])
+    assert preview_columns(named) == [*base[:2], "district_name", "admin1", *base[2:]]
 
 
 def test_predict_on_the_training_panel_reproduces_the_run_forecast(

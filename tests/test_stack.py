@@ -188,7 +188,8 @@ def test_stack_is_registered_only_when_it_beats_every_baseline_on_both() -> None
     assert chosen.aupr_margin == pytest.approx(0.02)
     assert chosen.brier_change == pytest.approx(0.080 / 0.082 - 1)
     assert (chosen.fold_wins, chosen.n_folds) == (1, 2)
-    assert "beats every baseline" in chosen.sentence()
+    assert chosen.sentence() == f"registered: stack, which {chosen.reason()}"
+    assert chosen.reason().startswith("beats every baseline (AUPR +0.020 vs logistic")
 
 
 @pytest.mark.parametrize(
@@ -202,6 +203,8 @@ def test_otherwise_the_lowest_brier_baseline_is_registered(stack) -> None:
     assert chosen.fell_back and chosen.chosen == "logistic" == chosen.best_baseline
     assert chosen.best_aupr_baseline == "historical_rate"
     assert "(fallback)" in chosen.sentence() and chosen.lost_to
+    assert chosen.reason().startswith("stack did not beat ")
+    assert chosen.sentence() == f"registered: logistic (fallback) — {chosen.reason()}"
 
 
 # --- the paired district bootstrap ---

@@ -209,6 +209,9 @@ def test_catalog_describes_every_covariate():
         assert spec["domain"] in domains, name
         assert set(spec.get("programs", [])) <= programs, name
         assert spec["description"] and spec["unit"] and spec["source"], name
+        # a short plain name for reports; the unit goes beside it, not inside it
+        assert spec["label"] and spec["unit"] not in spec["label"].lower(), name
+        assert "_" not in spec["label"] and len(spec["label"]) <= 40, name
         if spec["domain"] == "geography" or name in STRUCTURAL_DEMOGRAPHY:
             assert spec["actionable"] is False, name
         if spec.get("actionable"):

@@ -16,8 +16,10 @@ from experiments.tracking.models import (
     version_run_id,
 )
 from experiments.tracking.notes import (
+    describe_model,
     describe_run,
     describe_version,
+    model_description,
     run_description,
     training_run_name,
     version_description,
@@ -58,6 +60,7 @@ __all__ = [
     "alias_version",
     "attach_to_parent",
     "check_experiment",
+    "describe_model",
     "describe_run",
     "describe_version",
     "download_run_results",
@@ -78,6 +81,7 @@ __all__ = [
     "register_model",
     "run_id_of",
     "run_model_versions",
+    "model_description",
     "run_description",
     "run_tag",
     "search_runs_frame",

@@ -32,6 +32,7 @@ from experiments.registry import (
     ModelRef,
     becomes_champion_on_registration,
 )
+from experiments.tracking.notes import describe_model
 from experiments.tracking.store import (
     ABSENT,
     PROJECT_DIR,
@@ -182,8 +183,9 @@ def log_model(forecaster: Forecaster, panel: pd.DataFrame) -> str:
     return info.model_uri
 
 
-def register_model(model_uri: str, name: str) -> tuple[str, bool]:
-    """Register a finished run's model as a new version of `name`; the first version becomes
+def register_model(model_uri: str, name: str, description: str = "") -> tuple[str, bool]:
+    """Register a finished run's model as a new version of `name` (created when new, and given
+    `description` while it has none: a user's own is kept); the first version becomes
     champion (registry rule). Returns (version, became champion)."""
     chatter = io.StringIO()  # MLflow prints "Successfully registered model ..." to stderr
     with warnings.catch_warnings(), contextlib.redirect_stderr(chatter):
@@ -191,6 +193,8 @@ def register_model(model_uri: str, name: str) -> tuple[str, bool]:
         version = str(mlflow.register_model(model_uri, name).version)
     for line in chatter.getvalue().splitlines():
         log.info(line)
+    if description:
+        describe_model(name, description)
     with store_lock():
         if not becomes_champion_on_registration(alias_version(name, CHAMPION)):
             return version, False
