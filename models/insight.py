@@ -180,8 +180,13 @@ def refit_ensemble(
     risk = np.vstack([m.predict_proba(forecast[features])[:, 1] for m in ensemble])
     profiles = explain.district_profiles(seen.shap_forecast, forecast, catalog)
     profiles.insert(2, "risk", risk[0])
-    profiles.insert(3, "risk_low", np.quantile(risk, 0.05, axis=0, method="inverted_cdf"))
-    profiles.insert(4, "risk_high", np.quantile(risk, 0.95, axis=0, method="inverted_cdf"))
+    # one model (explain.n_bootstrap = 0) gives no interval: NaN, not a zero-width one
+    low, high = (
+        np.quantile(risk, q, axis=0, method="inverted_cdf") if len(risk) > 1 else np.nan
+        for q in (0.05, 0.95)
+    )
+    profiles.insert(3, "risk_low", low)
+    profiles.insert(4, "risk_high", high)
     profiles["top_driver_agreement"] = _top_driver_agreement(seen.shap_forecast, refit_shap, 3)
     out.tables["district_profiles"] = profiles.sort_values("risk", ascending=False)
     return ensemble, risk

@@ -132,8 +132,9 @@ class Forecaster:
         return frame
 
     def interval(self, X: pd.DataFrame, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The INTERVAL quantiles over [model, *members] (as the run's forecast.csv has them)."""
-        if self.members is None:
+        """The INTERVAL quantiles over [model, *members] (as the run's forecast.csv has them);
+        NaN without members: one model gives no interval."""
+        if not self.members:
             return np.full(len(X), np.nan), np.full(len(X), np.nan)
         risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in self.members)])
         return tuple(np.quantile(risk, q, axis=0, method="inverted_cdf") for q in INTERVAL)

@@ -105,6 +105,11 @@ def _risk(models: list, X: pd.DataFrame) -> np.ndarray:
     return np.vstack([m.predict_proba(X)[:, 1] for m in models])
 
 
+def _quantile(values: np.ndarray, q: float) -> np.ndarray | float:
+    """Per column, the q quantile over the models' rows; NaN for one model (no interval)."""
+    return np.quantile(values, q, axis=0, method="inverted_cdf") if len(values) > 1 else np.nan
+
+
 def program_benefits(
     models: list,
     X: pd.DataFrame,
@@ -118,7 +123,8 @@ def program_benefits(
 
     `models[0]` is the model whose forecast is used; the others (refits with other seeds or
     samples) give the interval: empirical quantiles of all models' reductions (with fewer
-    than 1 / interval[0] models, their minimum and maximum), so it always holds the estimate.
+    than 1 / interval[0] models, their minimum and maximum), so it always holds the estimate;
+    NaN with one model.
     A program is a candidate where its features' SHAP values sum to > 0 (they push risk up)
     and the district's risk is at least its `min_risk`.
     Returns district_id, period, program, cost, risk, risk_after, reduction,
@@ -143,8 +149,8 @@ def program_benefits(
                 risk=before[0],
                 risk_after=after[0],
                 reduction=reduction[0],
-                reduction_low=np.quantile(reduction, interval[0], axis=0, method="inverted_cdf"),
-                reduction_high=np.quantile(reduction, interval[1], axis=0, method="inverted_cdf"),
+                reduction_low=_quantile(reduction, interval[0]),
+                reduction_high=_quantile(reduction, interval[1]),
                 drivers=drivers.to_numpy(),
             )
         )

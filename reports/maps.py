@@ -62,7 +62,9 @@ def district_maps(res: Results, labels: pd.DataFrame, programs: pd.Series) -> di
     names = [m for m in marks if m[3] == "unit"]  # country names on the other maps too
     out = {"risk": risk_map(geo, "probability", borders, title, marks), "plan": None}
     out["uncertainty"] = None
-    if {"risk_low", "risk_high"} <= set(res.forecast.columns):
+    if {"risk_low", "risk_high"} <= set(res.forecast.columns) and res.forecast[
+        "risk_low"
+    ].notna().any():
         width = res.forecast.set_index("district_id")
         width = 100 * (width["risk_high"] - width["risk_low"])
         out["uncertainty"] = uncertainty_map(

@@ -248,8 +248,8 @@ def _plan(res: Results, labels: pd.DataFrame) -> dict:
         "districts": plan["district_id"].nunique(),
         "cost": plan["cost"].sum(),
         "reduction": plan["reduction"].sum(),
-        "low": plan["reduction_low"].sum(),
-        "high": plan["reduction_high"].sum(),
+        "low": plan["reduction_low"].sum(min_count=1),  # NaN (shown "–") without intervals
+        "high": plan["reduction_high"].sum(min_count=1),
         "by_program": plan.groupby("program")["cost"]
         .agg(["size", "sum"])
         .reset_index()
