@@ -96,7 +96,7 @@ def test_first_page_gives_the_headline(champion_report: dict) -> None:
     everyone = pd.read_csv(out / "aggregates.csv").query("level == 'all'").iloc[0]
     assert f"<strong>{everyone['expected_districts']:.0f}</strong>" in page  # as in the table
     assert f"(90% interval {everyone['expected_low']:.0f} to" in page
-    assert f"sum to {forecast['probability'].sum():.0f};" in page
+    assert f"sum: {forecast['probability'].sum():.0f};" in page
     rows = table(page, "brief-bands").split("<tr>")[2:]
     assert len(rows) == len(RISK_BANDS)
     now = [int(re.findall(r'<td class="num">(\d+)</td>', r)[0]) for r in rows]
