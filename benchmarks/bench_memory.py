@@ -2,11 +2,15 @@
 
 For each district count, one real training (`--set synthetic.n_districts=N`, explanation on
 unless `--extra` turns it off) runs in its own child process, one at a time, in a temporary
-MLflow store and output folder. The child's progress lines name the stage it is in; the
-resident set size (RSS) of the child and its descendants is sampled every `--interval`
-seconds and the peak kept per stage. The overall peak is the kernel's own (wait4's maxrss),
-so a spike between two samples is not missed. Prints one row per run: districts, rows,
-wall seconds, peak RSS, then the peak RSS of every stage (GB = 10^9 bytes).
+MLflow store and output folder. The child's progress lines name the stage it is in; its
+resident set size (RSS) is sampled every `--interval` seconds and the peak kept per stage.
+The overall peak is the kernel's own (wait4's maxrss), so a spike between two samples is
+not missed. Prints one row per run: districts, rows,
+wall seconds, peak RSS, then the peak RSS of every stage (GB = 10^9 bytes; a dash: the
+stage was shorter than one sample). A stage runs from its progress line to the next one:
+'refits+aggregates' includes the province/country aggregates, 'truth check+files' the
+writing of the result files (made before MLflow logging starts); with explanation off the
+files are written in the 'final fit' stage.
 
     python benchmarks/bench_memory.py [--districts 600 2400 9600] [--interval 0.1]
                                       [--markdown] [--keep DIR] [--extra --set KEY=VALUE ...]
@@ -35,39 +39,23 @@ STAGES = (
     ("fold ", "folds"),
     ("fitting the final model", "final fit"),
     ("explaining", "SHAP"),
-    ("stability and intervals", "refits"),
+    ("stability and intervals", "refits+aggregates"),
     ("targeting", "plan"),
-    ("checking drivers", "truth check"),
-    ("logging to MLflow", "MLflow + files"),
+    ("checking drivers", "truth check+files"),
+    ("logging to MLflow", "MLflow"),
 )
 STAGE_NAMES = ["start", *(name for _, name in STAGES)]
 
 
-def _descendants(pid: int) -> list[int]:
-    """`pid` and every process below it (children read from /proc)."""
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        found.append(p)
-        try:
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo.extend(int(c) for c in f.read().split())
-        except OSError:
-            continue
-    return found
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of `pid` and its descendants (0 once gone)."""
-    total = 0
-    for p in _descendants(pid):
-        try:
-            with open(f"/proc/{p}/statm") as f:
-                total += int(f.read().split()[1]) * PAGE
-        except (OSError, IndexError, ValueError):
-            continue
-    return total
+def rss(pid: int) -> int:
+    """Resident bytes of process `pid` (0 once gone). Its children are left out: the only
+    ones a training starts are MLflow's short `git` calls, and a child caught between fork
+    and exec would show the parent's memory a second time."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 def stage_of(message: str, current: str) -> str:
@@ -111,9 +99,9 @@ def measure(districts: int, interval: float, extra: list[str], keep: Path | None
             done, status, usage = os.wait4(child.pid, os.WNOHANG)
             if done:
                 break
-            rss = tree_rss(child.pid)
+            resident = rss(child.pid)
             name = stage["name"]
-            peaks[name] = max(peaks.get(name, 0), rss)
+            peaks[name] = max(peaks.get(name, 0), resident)
             time.sleep(interval)
         wall = time.perf_counter() - started
         reader.join(timeout=5)
