@@ -25,9 +25,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
+from scipy.sparse import csc_array
 from scipy.special import expit, logit
 
 EPS = 1e-6  # probabilities are clipped to [EPS, 1 - EPS] before taking log-odds
+CHUNK_CELLS = 2_000_000  # draws x districts cells simulated at once (16 MB per float matrix)
 LEVELS = ("all", "country", "admin1")
 COLUMNS = (
     "level",
@@ -62,22 +64,55 @@ def period_shocks(predictions: pd.DataFrame, model: str) -> np.ndarray:
     return np.asarray(shocks, dtype=float)
 
 
-def _units(districts: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """The units (level, unit, country) and the districts x units membership matrix. A level
-    whose label is empty for a district leaves that district out of that level."""
+def _units(districts: pd.DataFrame) -> tuple[pd.DataFrame, csc_array]:
+    """The units (level, unit, country) and the districts x units 0/1 membership matrix,
+    sparse (a district is in at most three units: all, its country, its province), so it
+    grows with the districts, not with districts x provinces. A level whose label is empty
+    for a district leaves that district out of that level."""
     country = districts["country"].fillna("").astype(str).to_numpy()
     admin1 = districts["admin1"].fillna("").astype(str).to_numpy()
     n = len(districts)
-    units, columns = [("all", "all", "")], [np.ones(n, dtype=bool)]
-    for name in sorted(set(country) - {""}):
-        units.append(("country", name, name))
-        columns.append(country == name)
+    names = sorted(set(country) - {""})
     pairs = sorted({(c, a) for c, a in zip(country, admin1, strict=True) if a})
-    for c, a in pairs:
-        units.append(("admin1", a, c))
-        columns.append((country == c) & (admin1 == a))
+    units = [("all", "all", ""), *(("country", c, c) for c in names)]
+    units += [("admin1", a, c) for c, a in pairs]
+    of_country = {c: 1 + i for i, c in enumerate(names)}
+    of_pair = {pair: 1 + len(names) + i for i, pair in enumerate(pairs)}
+    rows, columns = [np.arange(n)], [np.zeros(n, dtype=np.int64)]
+    for lookup, keys in ((of_country, country), (of_pair, zip(country, admin1, strict=True))):
+        found = np.array([lookup.get(key, -1) for key in keys], dtype=np.int64)
+        rows.append(np.flatnonzero(found >= 0))
+        columns.append(found[found >= 0])
+    row, col = np.concatenate(rows), np.concatenate(columns)
+    membership = csc_array((np.ones(len(row)), (row, col)), shape=(n, len(units)))
     table = pd.DataFrame(units, columns=["level", "unit", "country"])
-    return table, np.column_stack(columns)
+    return table, membership
+
+
+def _draw_counts(
+    z: np.ndarray,
+    member: np.ndarray,
+    shock: np.ndarray,
+    membership: csc_array,
+    rng: np.random.Generator,
+    chunk_cells: int = CHUNK_CELLS,
+) -> np.ndarray:
+    """Per draw and unit, the number of districts with an incident: draw k's outcomes are
+    Bernoulli(sigmoid(z[member[k]] + shock[k])), with uniforms taken from `rng` in draw order.
+    Computed a block of draws at a time (about `chunk_cells` draws x districts cells), so the
+    (draws x districts) matrices are never held at once; `rng` yields the same doubles in
+    the same order whatever the block size, and counts of 0/1 values in float32 are exact
+    integers, so the result does not depend on the blocking."""
+    n_draws, n_districts = len(member), z.shape[1]
+    step = max(1, chunk_cells // max(n_districts, 1))
+    weights = membership.astype(np.float32)
+    counts = np.empty((n_draws, membership.shape[1]), dtype=np.float32)
+    for start in range(0, n_draws, step):
+        block = slice(start, min(start + step, n_draws))
+        p = expit(z[member[block]] + shock[block, None])  # block draws x districts
+        outcomes = rng.random(p.shape) < p
+        counts[block] = outcomes.astype(np.float32) @ weights
+    return counts
 
 
 def aggregate_risk(
@@ -99,12 +134,10 @@ def aggregate_risk(
     rng = np.random.default_rng(seed)
     member = rng.integers(risk.shape[0], size=n_draws)
     shock = rng.choice(shocks, size=n_draws)
-    p = expit(_log_odds(risk)[member] + shock[:, None])  # draws x districts
-    outcomes = rng.random(p.shape) < p
     table, membership = _units(districts)
-    counts = outcomes.astype(np.float32) @ membership.astype(np.float32)  # draws x units
+    counts = _draw_counts(_log_odds(risk), member, shock, membership, rng)  # draws x units
     independent = np.log1p(-np.clip(risk[0], 0, 1 - EPS)) @ membership
-    table["n_districts"] = membership.sum(axis=0)
+    table["n_districts"] = np.diff(membership.indptr).astype(np.int64)  # entries per unit
     table["p_any"] = (counts > 0).mean(axis=0)
     table["p_any_independent"] = -np.expm1(independent)
     table["expected_districts"] = counts.mean(axis=0)

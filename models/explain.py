@@ -204,12 +204,21 @@ def drivers_long(
     wide = pd.concat([ids, shap_values[features].reset_index(drop=True)], axis=1)
     long = wide.melt(["district_id", "period"], var_name="feature", value_name="shap_value")
     present = [f for f in features if f in keys.columns]
-    if present:
+    # With one row per (district, period), the left merges below only line up melts of the
+    # same rows in the same order: then the columns are put side by side instead, without
+    # the merges' key tables (the same table, less memory on large panels).
+    aligned = not ids.duplicated().any()
+    if present and aligned and present == features:
+        values = keys[present].reset_index(drop=True).melt(value_name="feature_value")
+        long["feature_value"] = values["feature_value"]
+    elif present:
         values = pd.concat([ids, keys[present].reset_index(drop=True)], axis=1).melt(
             ["district_id", "period"], var_name="feature", value_name="feature_value"
         )
         long = long.merge(values, on=["district_id", "period", "feature"], how="left")
-    if BASE in shap_values.columns:
+    if BASE in shap_values.columns and aligned:
+        long["base_value"] = np.tile(shap_values[BASE].to_numpy(), len(features))
+    elif BASE in shap_values.columns:
         base = ids.assign(base_value=shap_values[BASE].to_numpy())
         long = long.merge(base, on=["district_id", "period"], how="left")
     long["domain"] = long["feature"].map(lambda f: catalog.features[f].domain)

@@ -8,8 +8,9 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import special
 
-from models.aggregates import aggregate_risk, period_shocks
+from models.aggregates import _draw_counts, _log_odds, _units, aggregate_risk, period_shocks
 
 DISTRICTS = pd.DataFrame(
     {
@@ -107,6 +108,56 @@ def test_districts_without_labels_only_count_in_all() -> None:
     blank = DISTRICTS.assign(admin1="", country="")
     table = aggregate_risk(RISK, blank, np.zeros(0), n_draws=100, seed=0)
     assert list(table["level"]) == ["all"] and table.loc[0, "n_districts"] == 5
+
+
+def test_sparse_membership_is_the_dense_one_of_each_unit() -> None:
+    """The sparse districts x units matrix has a 1 exactly where the unit's definition holds
+    (empty labels and a province named like a country included)."""
+    districts = pd.DataFrame(
+        {
+            "district_id": list("abcdefg"),
+            "admin1": ["North", "North", "", "X", "South", None, "X"],
+            "country": ["X", "X", "X", "", "Y", "Y", "Y"],
+        }
+    )
+    table, membership = _units(districts)
+    country = districts["country"].fillna("").to_numpy()
+    admin1 = districts["admin1"].fillna("").to_numpy()
+    expected = [np.ones(7, dtype=bool)]
+    for row in table.iloc[1:].itertuples():
+        if row.level == "country":
+            expected.append(country == row.unit)
+        else:
+            expected.append((country == row.country) & (admin1 == row.unit))
+    np.testing.assert_array_equal(membership.toarray(), np.column_stack(expected).astype(float))
+    assert list(table["unit"]) == ["all", "X", "Y", "X", "North", "South", "X"]
+
+
+@pytest.mark.parametrize("chunk_cells", [1, 37, 100, 10**9])
+def test_draws_simulated_in_blocks_give_the_counts_of_one_block(chunk_cells: int) -> None:
+    """The joint draws are simulated a block of draws at a time to bound memory; the counts
+    equal the all-at-once simulation (one draws x districts matrix, one call to the
+    generator) exactly, whatever the block size."""
+    gen = np.random.default_rng(11)
+    n = 37
+    districts = pd.DataFrame(
+        {
+            "district_id": [f"d{i}" for i in range(n)],
+            "admin1": gen.choice(["p", "q", "r", ""], size=n),
+            "country": gen.choice(["X", "Y"], size=n),
+        }
+    )
+    z = _log_odds(gen.uniform(0.01, 0.6, size=(4, n)))
+    _, membership = _units(districts)
+    rng = np.random.default_rng(5)
+    member, shock = rng.integers(4, size=250), rng.choice([-0.7, 0.0, 0.9], size=250)
+    state = rng.bit_generator.state
+    p = special.expit(z[member] + shock[:, None])
+    dense = membership.toarray().astype(np.float32)
+    at_once = (rng.random(p.shape) < p).astype(np.float32) @ dense
+    rng.bit_generator.state = state
+    blocks = _draw_counts(z, member, shock, membership, rng, chunk_cells)
+    np.testing.assert_array_equal(blocks, at_once)
 
 
 def test_period_shocks_recover_a_known_shift() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.targeting import allocate
+from models.targeting import allocate, district_incidence
 
 # --- allocate -------------------------------------------------------------------------------
 
@@ -163,3 +163,15 @@ def test_exact_allocation_succeeds_when_budget_is_just_below_a_reachable_total()
     )
     plan = allocate(rows, budget=20.0 - 1e-5, method="exact")
     assert plan["district_id"].tolist() == ["d1"]
+
+
+def test_sparse_district_constraint_is_the_dense_one():
+    """The per-district cap's matrix is built sparse (one entry per row) to bound memory; it
+    holds exactly the dense (district x row) 0/1 matrix it replaced, districts sorted."""
+    rows = random_benefits(4, n=40, n_districts=7)
+    districts, index = np.unique(rows["district_id"].to_numpy(), return_inverse=True)
+    dense = np.zeros((len(districts), len(rows)))
+    dense[index, np.arange(len(rows))] = 1.0
+    sparse = district_incidence(rows["district_id"].to_numpy())
+    assert sparse.shape == dense.shape
+    np.testing.assert_array_equal(sparse.toarray(), dense)

@@ -220,6 +220,42 @@ def test_drivers_long_has_one_row_per_row_and_feature_with_catalog_attributes():
             assert match["actionable"].item() == CATALOG.features[feature].actionable
 
 
+def _drivers_by_merge(shap_values: pd.DataFrame, keys: pd.DataFrame) -> pd.DataFrame:
+    """drivers_long's definition: feature values and base values joined on the keys."""
+    features = [c for c in shap_values.columns if c != BASE]
+    ids = keys[["district_id", "period"]].reset_index(drop=True)
+    long = pd.concat([ids, shap_values[features].reset_index(drop=True)], axis=1).melt(
+        ["district_id", "period"], var_name="feature", value_name="shap_value"
+    )
+    present = [f for f in features if f in keys.columns]
+    if present:
+        values = pd.concat([ids, keys[present].reset_index(drop=True)], axis=1).melt(
+            ["district_id", "period"], var_name="feature", value_name="feature_value"
+        )
+        long = long.merge(values, on=["district_id", "period", "feature"], how="left")
+    base = ids.assign(base_value=shap_values[BASE].to_numpy())
+    long = long.merge(base, on=["district_id", "period"], how="left")
+    long["domain"] = long["feature"].map(lambda f: CATALOG.features[f].domain)
+    long["actionable"] = long["feature"].map(lambda f: CATALOG.features[f].actionable)
+    return long
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        KEYS.assign(a=[1.0, 2.0, 3.0], b=[0.1, 0.2, 0.3], c=[7.0, 8.0, 9.0]),  # side by side
+        KEYS.assign(b=[0.1, 0.2, 0.3]),  # one feature's values only: joined
+        KEYS.assign(district_id=["d1", "d1", "d3"], period=4, a=1.0, b=2.0, c=3.0),  # repeats
+    ],
+)
+def test_drivers_long_equals_the_table_joined_on_the_keys(keys: pd.DataFrame):
+    """Where every (district, period) is one row, feature and base values are put beside
+    the SHAP values instead of merged on the keys (less memory): the same table."""
+    pd.testing.assert_frame_equal(
+        drivers_long(HAND_SHAP, keys, CATALOG), _drivers_by_merge(HAND_SHAP, keys)
+    )
+
+
 # --- interactions ---------------------------------------------------------------------------
 
 
