@@ -14,6 +14,11 @@ files are written in the 'final fit' stage.
 
     python benchmarks/bench_memory.py [--districts 600 2400 9600] [--interval 0.1]
                                       [--markdown] [--keep DIR] [--extra --set KEY=VALUE ...]
+
+With `--grid CELLS ...` the runs train instead on the scale benchmark's grid panel
+(benchmarks/scale_panel.py: CELLS cells x `--months` months, ~50 covariates, read from a
+folder of Parquet files), generated in the temporary folder before each run (not timed).
+A second table gives the seconds each stage took: where the time goes.
 """
 
 from __future__ import annotations
@@ -65,14 +70,28 @@ def stage_of(message: str, current: str) -> str:
     return current
 
 
-def measure(districts: int, interval: float, extra: list[str], keep: Path | None = None) -> dict:
-    """One training at `districts` districts: wall seconds, rows, peak RSS overall and per
-    stage. The result files go to `keep`/districts-N when given (else they are deleted)."""
+def measure(
+    districts: int,
+    interval: float,
+    extra: list[str],
+    keep: Path | None = None,
+    grid_months: int | None = None,
+) -> dict:
+    """One training at `districts` districts (grid cells when `grid_months` is given): wall
+    seconds, rows, peak RSS overall and per stage, each stage's seconds. The result files go
+    to `keep`/districts-N when given (else they are deleted)."""
     with tempfile.TemporaryDirectory(prefix="rootcast-mem-") as tmp:
         env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp}/mlflow.db"}
         out = keep / f"districts-{districts}" if keep else Path(tmp) / "out"
         command = [sys.executable, "train.py", "--output", str(out)]
-        command += ["--set", f"synthetic.n_districts={districts}", *extra]
+        if grid_months is None:
+            command += ["--set", f"synthetic.n_districts={districts}", *extra]
+        else:
+            grid = Path(tmp) / "grid"
+            generate = [sys.executable, "benchmarks/scale_panel.py", "--out", str(grid)]
+            generate += ["--cells", str(districts), "--months", str(grid_months)]
+            subprocess.run(generate, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+            command += ["--config", str(grid / "scale.toml"), *extra]
         stage = {"name": "start"}
         peaks: dict[str, int] = {}
         seconds: dict[str, float] = {}
@@ -110,10 +129,13 @@ def measure(districts: int, interval: float, extra: list[str], keep: Path | None
             sys.stderr.write("".join(errors[-30:]))
             raise SystemExit(f"training at {districts} districts failed ({child.returncode})")
         summary = json.loads((out / "summary.json").read_text())
+    order = sorted(seconds.items(), key=lambda kv: kv[1])
+    ends = [start for _, start in order[1:]] + [wall]
     return {
         "districts": districts,
         "rows": summary["data"]["n_rows"],
         "wall": wall,
+        "durations": {name: end - start for (name, start), end in zip(order, ends, strict=True)},
         "peak": max(usage.ru_maxrss * 1024, *peaks.values()),  # ru_maxrss: KiB on Linux
         "stages": peaks,
         "starts": seconds,
@@ -124,16 +146,23 @@ def _gb(n: int | None) -> str:
     return "—" if n is None else f"{n / 1e9:.2f}"
 
 
-def table(results: list[dict], markdown: bool) -> str:
-    stages = [s for s in STAGE_NAMES if any(s in r["stages"] for r in results)]
+def table(results: list[dict], markdown: bool, key: str = "stages") -> str:
+    """Peak RSS per stage (`key` "stages", GB) or seconds per stage ("durations")."""
+    stages = [s for s in STAGE_NAMES if any(s in r[key] for r in results)]
     header = ["districts", "rows", "wall s", "peak RSS GB", *stages]
+
+    def cell(r: dict, stage: str) -> str:
+        if key == "stages":
+            return _gb(r["stages"].get(stage))
+        return "—" if stage not in r["durations"] else f"{r['durations'][stage]:.1f}"
+
     rows = [
         [
             f"{r['districts']:,}",
             f"{r['rows']:,}",
             f"{r['wall']:.0f}",
             _gb(r["peak"]),
-            *(_gb(r["stages"].get(s)) for s in stages),
+            *(cell(r, s) for s in stages),
         ]
         for r in results
     ]
@@ -153,11 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=0.1, help="RSS sampling, seconds")
     parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
     parser.add_argument("--keep", type=Path, help="keep the result files in KEEP/districts-N")
+    parser.add_argument("--grid", type=int, nargs="+", help="grid cells (scale_panel.py) instead")
+    parser.add_argument("--months", type=int, default=240, help="months of the grid panel")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[], help="train.py args")
     args = parser.parse_args(argv)
     results = []
-    for n in args.districts:
-        results.append(measure(n, args.interval, args.extra, args.keep))
+    months = args.months if args.grid else None
+    for n in args.grid or args.districts:
+        results.append(measure(n, args.interval, args.extra, args.keep, months))
         r = results[-1]
         print(
             f"{n:,} districts: {r['wall']:.0f} s, peak {_gb(r['peak'])} GB "
@@ -166,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     print("\npeak RSS per stage (GB); stages named by train.py's progress lines\n")
     print(table(results, args.markdown))
+    print("\nseconds per stage\n")
+    print(table(results, args.markdown, "durations"))
     return 0
 
 

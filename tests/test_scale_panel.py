@@ -51,3 +51,23 @@ def test_grid_adjacency_is_symmetric_queen_neighbours() -> None:
 def test_a_folder_without_parquet_files_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DataContractError, match="without .parquet files"):
         read_panel(tmp_path)
+
+
+def test_minimal_script_features_look_only_backwards(tmp_path: Path) -> None:
+    """The comparison script's target is the next period's outcome; its history features use
+    the unit's own past and present only (changing a later period changes no earlier row)."""
+    from benchmarks.minimal_xgb import features, read
+
+    generate(tmp_path, n_cells=6, n_months=14, n_features=20, seed=1)
+    panel = read(tmp_path / "panel")
+    frame, names = features(panel)
+    row = frame[frame["district_id"] == "G0000002"].reset_index(drop=True)
+    nxt = (row["incidents"].shift(-1) > 0).astype(float)
+    assert row["target"].iloc[:-1].tolist() == nxt.iloc[:-1].tolist()
+    assert np.isnan(row["target"].iloc[-1])
+    later = panel.copy()
+    later.loc[later["period"] == "2002-02", "incidents"] += 5
+    changed, _ = features(later)
+    history = [n for n in names if n.startswith("h_")]
+    before = frame["period"] < "2002-02"
+    assert changed.loc[before, history].equals(frame.loc[before, history])
