@@ -45,10 +45,12 @@ def write_report(results: Path, out: Path, pdf: bool) -> int:
     except RootcastError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"Wrote {path} ({time.perf_counter() - started:.1f}s)")
+    took = f"{time.perf_counter() - started:.1f}s"
     if pdf and pdf_available():
-        print(f"Wrote {path.with_suffix('.pdf')}")
-    elif pdf:
+        print(f"Wrote {path} and {path.with_suffix('.pdf')} ({took} for both)")
+    else:
+        print(f"Wrote {path} ({took})")
+    if pdf and not pdf_available():
         print(f"PDF skipped: weasyprint is not installed (pip install {PDF_PACKAGE})")
     return 0
 
