@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from features.labels import district_labels, period_after, previous_period
-from reports.contract import DECIMALS, LABELS, risk_band
+from reports.contract import DECIMALS, LABELS, TABLES_BY_KEY, risk_band
 
 FORECAST_ORDER = (
     "rank",
@@ -48,19 +48,7 @@ PLAN_ORDER = (
     "reduction_low",
     "reduction_high",
 )
-AGGREGATES_ORDER = (
-    "level",
-    "unit",
-    "country",
-    "period",
-    "forecast_period",
-    "n_districts",
-    "p_any",
-    "p_any_independent",
-    "expected_districts",
-    "expected_low",
-    "expected_high",
-)
+AGGREGATES_ORDER = TABLES_BY_KEY["aggregates"].columns  # the contract's columns, in order
 COUNTS = ("n_districts", "expected_low", "expected_high")  # whole districts
 PROBABILITIES = (
     "probability",

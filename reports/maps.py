@@ -107,31 +107,20 @@ def _draw_borders(ax, borders: dict | None) -> None:
 def _draw_marks(ax, marks: list[tuple[float, float, str, str]] | None) -> None:
     """Text on the map at (x, y): kind "unit" (a country's name, bold) or "rank" (a
     district's rank in the report's table, in a white circle)."""
+    styles = {
+        "unit": {
+            "fontsize": 8,
+            "fontweight": "bold",
+            "alpha": 0.8,
+            "bbox": {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6},
+        },
+        "rank": {
+            "fontsize": 6,
+            "bbox": {"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#111111", "lw": 0.6},
+        },
+    }
     for x, y, text, kind in marks or []:
-        if kind == "unit":
-            ax.text(
-                x,
-                y,
-                plain(text),
-                fontsize=8,
-                fontweight="bold",
-                ha="center",
-                va="center",
-                color="#111111",
-                alpha=0.8,
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.6},
-            )
-        else:
-            ax.text(
-                x,
-                y,
-                plain(text),
-                fontsize=6,
-                ha="center",
-                va="center",
-                color="#111111",
-                bbox={"boxstyle": "circle,pad=0.2", "fc": "white", "ec": "#111111", "lw": 0.6},
-            )
+        ax.text(x, y, plain(text), ha="center", va="center", color="#111111", **styles[kind])
 
 
 def _choropleth(
