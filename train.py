@@ -113,7 +113,15 @@ def _print_insight(summary: RunSummary) -> None:
             f"(estimated {plan['estimated_reduction_ours']:.2f}) = "
             f"{plan['ratio_to_oracle']:.2f} of the oracle plan's, "
             f"{plan['multiple_of_naive']:.2f} x the naive plan's, "
-            f"{plan['multiple_of_random']:.1f} x random plans'."
+            f"{plan['multiple_of_random']:.1f} x random plans'; estimated / true "
+            f"{plan['estimate_to_truth']:.2f}."
+        )
+        print(
+            "Stated 90 % intervals vs the truth: district risk holds the true probability in "
+            f"{plan['risk_coverage']:.0%} of {plan['risk_rows']:.0f} districts (point on a bound "
+            f"in {plan['risk_on_bound']:.0f}); program benefit holds the true reduction in "
+            f"{plan['benefit_coverage']:.0%} of {plan['benefit_rows']:.0f} plan rows (point on "
+            f"a bound in {plan['benefit_on_bound']:.0f})."
         )
 
 

@@ -46,6 +46,10 @@ class SyntheticSection(Section):
     n_periods: int = Field(18, ge=8)
     n_countries: int = Field(4, ge=1, le=12)
     seed: int = Field(7, ge=0, lt=2**32)  # numpy's seed range
+    # Strength in [0, 1] of a hidden factor shared by actionable covariates (poverty, youth
+    # unemployment, schooling, governance) and non-actionable drivers (youth bulge, terrain):
+    # the plan's counterfactuals meet confounding. 0: the region without it, draw for draw.
+    confounding: float = Field(0.0, ge=0, le=1)
 
 
 class TargetSection(Section):

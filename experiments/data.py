@@ -52,8 +52,11 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
             n_periods=s.n_periods,
             n_countries=s.n_countries,
             seed=s.seed,
+            confounding=s.confounding,
         )
         source = f"synthetic:n_districts={s.n_districts},n_periods={s.n_periods},seed={s.seed}"
+        if s.confounding:
+            source += f",confounding={s.confounding}"
         panel = validate_panel(region.panel, catalog, source)
         geometry = region.geometry
         oracle, contributions = region.oracle, region.contributions

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from features.synthetic_covariates import covariates
+from features.synthetic_covariates import confound, covariates
 from features.synthetic_geometry import build_layout, place_labels
 
 DECAY = 0.5  # must equal features.build.DECAY
@@ -213,19 +213,26 @@ def generate_region(
     n_countries: int = 4,
     seed: int = 7,
     start_year: int = 2005,
+    confounding: float = 0.0,
 ) -> SyntheticRegion:
     """Generate the synthetic region; the same arguments always give identical output.
 
     Periods are the years start_year .. start_year + n_periods - 1. Every frame is sorted by
-    (district_id, period); geometry and adjacency follow sorted district_id.
+    (district_id, period); geometry and adjacency follow sorted district_id. `confounding`
+    in [0, 1] mixes a hidden shared factor into actionable covariates and non-actionable
+    drivers (`synthetic_covariates.confound`); 0 is the region without it, draw for draw.
     """
     if n_countries < 1 or n_districts < 2 * n_countries or n_periods < 1:
         raise ValueError("need n_countries >= 1, n_districts >= 2 * n_countries, n_periods >= 1")
-    geo_rng, cov_rng, sim_rng, name_rng = (
-        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(4)
+    if not 0 <= confounding <= 1:
+        raise ValueError(f"confounding must be in [0, 1], not {confounding}")
+    # a fifth stream for the confounder: spawned children do not depend on how many are spawned
+    geo_rng, cov_rng, sim_rng, name_rng, confound_rng = (
+        np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(5)
     )
     lay = build_layout(geo_rng, n_districts, n_countries)
     cov = covariates(cov_rng, lay, n_countries, n_periods)
+    cov = confound(confound_rng, lay, cov, confounding)
     incidents, displacement, terms = _simulate(sim_rng, cov, lay.queen)
     cov["displacement"] = displacement
     order, labels = place_labels(name_rng, lay)

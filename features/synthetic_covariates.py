@@ -177,3 +177,46 @@ def covariates(
 
 
 # Structural coefficients (log-rate scale); EFFECTS spells out each driver's term.
+
+
+# How a shared latent factor moves each covariate's logit at confounding strength 1 (per sd):
+# it worsens the actionable covariates and raises the non-actionable drivers together.
+CONFOUNDING_LOADINGS = {
+    "poverty": 1.2,
+    "youth_unemployment": 1.0,
+    "school_enrolment": -1.0,
+    "governance_quality": -0.8,
+    "youth_bulge": 2.0,  # non-actionable
+    "terrain_ruggedness": 1.5,  # non-actionable, static: moved by the factor's static part
+}
+
+
+def _logit(p: Array) -> Array:
+    p = np.clip(p, 1e-9, 1 - 1e-9)
+    return np.log(p / (1 - p))
+
+
+def confound(
+    rng: np.random.Generator, lay: Layout, cov: dict[str, Array], strength: float
+) -> dict[str, Array]:
+    """Covariates with a shared latent factor mixed in at `strength` in [0, 1]: a standardised
+    static smooth field plus slow AR(1) change, added to each CONFOUNDING_LOADINGS covariate's
+    logit (youth_bulge's 0.22 + 0.15 x sigmoid form: to that sigmoid's logit). The structural
+    model does not see the factor, so it correlates actionable covariates with
+    non-actionable drivers without changing any effect. Strength 0 returns `cov` unchanged
+    (and draws nothing)."""
+    if strength == 0:
+        return cov
+    n_periods = cov["poverty"].shape[1]
+    static = smooth_fields(fourier_basis(rng, lay.xy_km, 150.0), rng, 1)
+    factor = static + _ar1(rng, fourier_basis(rng, lay.xy_km, 120.0), n_periods, 0.8, 0.5)
+    factor = _standardise(factor)
+    out = dict(cov)
+    for name, loading in CONFOUNDING_LOADINGS.items():
+        shift = strength * loading * (static if name == "terrain_ruggedness" else factor)
+        if name == "youth_bulge":
+            inner = _logit((cov[name] - 0.22) / 0.15)
+            out[name] = 0.22 + 0.15 * _sigmoid(inner + shift)
+        else:
+            out[name] = _sigmoid(_logit(cov[name]) + shift)
+    return out

@@ -68,6 +68,28 @@ def driver_recovery(
     }
 
 
+def plan_row_truth(
+    plan: pd.DataFrame,
+    X: pd.DataFrame,
+    keys: pd.DataFrame,
+    programs: ProgramCatalog,
+    bounds: pd.DataFrame,
+) -> np.ndarray:
+    """Per plan row, in the plan's order: the true risk reduction of its program in its
+    district (`plan` needs district_id and program)."""
+    out = np.zeros(len(plan))
+    if plan.empty:
+        return out
+    position = pd.Series(np.arange(len(keys)), index=keys["district_id"].to_numpy())
+    at = np.arange(len(plan))
+    for program, rows in plan.reset_index(drop=True).groupby("program"):
+        idx = position.loc[rows["district_id"]].to_numpy()
+        subset = X.iloc[idx]
+        after = apply_program(subset, programs.programs[program], bounds)
+        out[at[rows.index]] = true_probability(subset) - true_probability(after)
+    return out
+
+
 def plan_true_reduction(
     plan: pd.DataFrame,
     X: pd.DataFrame,
@@ -76,22 +98,14 @@ def plan_true_reduction(
     bounds: pd.DataFrame,
 ) -> float:
     """Sum over the plan's rows of the true risk reduction of its program in its district."""
-    if plan.empty:
-        return 0.0
-    position = pd.Series(np.arange(len(keys)), index=keys["district_id"].to_numpy())
-    total = 0.0
-    for program, rows in plan.groupby("program"):
-        idx = position.loc[rows["district_id"]].to_numpy()
-        subset = X.iloc[idx]
-        after = apply_program(subset, programs.programs[program], bounds)
-        total += float((true_probability(subset) - true_probability(after)).sum())
-    return total
+    return float(plan_row_truth(plan, X, keys, programs, bounds).sum())
 
 
 def true_benefits(
     X: pd.DataFrame, keys: pd.DataFrame, programs: ProgramCatalog, bounds: pd.DataFrame
 ) -> pd.DataFrame:
-    """The true risk reduction of every (district, program): what an oracle planner knows."""
+    """The true risk reduction of every (district, program): what an oracle planner knows.
+    `true_risk` is the district's true probability before any program."""
     before = true_probability(X)
     parts = []
     for name, spec in programs.programs.items():
@@ -99,9 +113,62 @@ def true_benefits(
         parts.append(
             keys[["district_id", "period"]]
             .reset_index(drop=True)
-            .assign(program=name, cost=spec.cost_per_district, reduction=reduction)
+            .assign(
+                program=name,
+                cost=spec.cost_per_district,
+                true_risk=before,
+                reduction=reduction,
+            )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def _min_risk(frame: pd.DataFrame, programs: ProgramCatalog) -> np.ndarray:
+    """Each row's program's `min_risk`."""
+    floors = {name: spec.min_risk for name, spec in programs.programs.items()}
+    return frame["program"].map(floors).to_numpy(dtype=float)
+
+
+def oracle_plan(
+    truth: pd.DataFrame, programs: ProgramCatalog, budget: float, max_per_district: int
+) -> pd.DataFrame:
+    """The best plan knowing the true benefits, under our plan's constraints: the same budget
+    and `max_per_district`, and each program's `min_risk` read on the TRUE probability (the
+    oracle knows the risk too; eligibility is a rule about a district's risk, and the truth
+    is the fairest reading of it). Exact allocation."""
+    eligible = truth[truth["true_risk"].to_numpy() >= _min_risk(truth, programs)]
+    return allocate(eligible, budget, max_per_district)
+
+
+def naive_plan(
+    keys: pd.DataFrame, risk: np.ndarray, programs: ProgramCatalog, budget: float, program: str
+) -> pd.DataFrame:
+    """The highest-risk districts (model risk, as ours) each get `program`, while the budget
+    lasts, among districts at or above its `min_risk` (one program per district, so any
+    `max_per_district` holds)."""
+    spec = programs.programs[program]
+    order = np.argsort(-risk, kind="stable")
+    order = order[risk[order] >= spec.min_risk][: int(budget // spec.cost_per_district)]
+    return keys.iloc[order][["district_id"]].assign(program=program).reset_index(drop=True)
+
+
+def random_plan(
+    truth: pd.DataFrame,
+    risk: np.ndarray,
+    programs: ProgramCatalog,
+    budget: float,
+    max_per_district: int,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """(district, program) rows in random order, eligible as ours (model risk >= the
+    program's `min_risk`), at most `max_per_district` per district, while the budget lasts
+    (the shuffled list's longest affordable prefix). `truth` rows are in `true_benefits`
+    order: programs stacked over the same districts, so `risk` repeats per program."""
+    district_risk = np.tile(risk, len(truth) // len(risk))
+    eligible = truth[district_risk >= _min_risk(truth, programs)]
+    shuffled = eligible.sample(frac=1.0, random_state=rng)
+    shuffled = shuffled[shuffled.groupby("district_id").cumcount() < max_per_district]
+    return shuffled[shuffled["cost"].cumsum() <= budget + 1e-9]
 
 
 def score_plans(
@@ -118,29 +185,54 @@ def score_plans(
     n_random: int = 20,
 ) -> dict[str, float]:
     """True risk reduction of our plan vs the oracle plan, a naive plan (the highest-risk
-    districts each get `naive_program`) and random plans (mean of `n_random`)."""
-    ours = plan_true_reduction(plan, X, keys, programs, bounds)
+    districts each get `naive_program`) and random plans (mean of `n_random`), all under our
+    plan's budget, `max_per_district` and programs' `min_risk` (see each plan's function).
+    With the plan's reduction interval, the share of its rows whose true reduction lies in
+    it (`benefit_coverage`) and how many rows sit on a bound (`benefit_on_bound`)."""
+    row_truth = plan_row_truth(plan, X, keys, programs, bounds)
+    ours = float(row_truth.sum())
     truth = true_benefits(X, keys, programs, bounds)
-    oracle = float(allocate(truth, budget, max_per_district)["reduction"].sum())
-    cost = programs.programs[naive_program].cost_per_district
-    n_naive = int(budget // cost)
-    top = keys.iloc[np.argsort(-risk, kind="stable")[:n_naive]]
-    naive_plan = top[["district_id"]].assign(program=naive_program)
-    naive = plan_true_reduction(naive_plan, X, keys, programs, bounds)
+    oracle = float(oracle_plan(truth, programs, budget, max_per_district)["reduction"].sum())
+    naive_rows = naive_plan(keys, risk, programs, budget, naive_program)
+    naive = plan_true_reduction(naive_rows, X, keys, programs, bounds)
     rng = np.random.default_rng(seed)
-    random_totals = []
-    for _ in range(n_random):
-        shuffled = truth.sample(frac=1.0, random_state=rng).drop_duplicates("district_id")
-        within = shuffled[shuffled["cost"].cumsum() <= budget]
-        random_totals.append(float(within["reduction"].sum()))
+    random_totals = [
+        float(random_plan(truth, risk, programs, budget, max_per_district, rng)["reduction"].sum())
+        for _ in range(n_random)
+    ]
     random_mean = float(np.mean(random_totals))
+    estimated = float(plan["reduction"].sum()) if len(plan) else 0.0
     return {
-        "estimated_reduction_ours": float(plan["reduction"].sum()) if len(plan) else 0.0,
+        "estimated_reduction_ours": estimated,
         "true_reduction_ours": ours,
         "true_reduction_oracle": oracle,
         "true_reduction_naive": naive,
         "true_reduction_random": random_mean,
         "ratio_to_oracle": ours / oracle if oracle > 0 else float("nan"),
+        "estimate_to_truth": estimated / ours if ours > 0 else float("nan"),
         "multiple_of_naive": ours / naive if naive > 0 else float("nan"),
         "multiple_of_random": ours / random_mean if random_mean > 0 else float("nan"),
+        **interval_coverage(
+            row_truth,
+            plan["reduction"].to_numpy(dtype=float) if len(plan) else np.zeros(0),
+            plan["reduction_low"].to_numpy(dtype=float) if len(plan) else np.zeros(0),
+            plan["reduction_high"].to_numpy(dtype=float) if len(plan) else np.zeros(0),
+            "benefit",
+        ),
+    }
+
+
+def interval_coverage(
+    true: np.ndarray, point: np.ndarray, low: np.ndarray, high: np.ndarray, name: str
+) -> dict[str, float]:
+    """`{name}_coverage`: share of rows whose true value lies in [low, high] (NaN without
+    intervals or rows); `{name}_on_bound`: rows whose point estimate equals a bound;
+    `{name}_rows`: rows with an interval."""
+    has = np.isfinite(low) & np.isfinite(high)
+    inside = (true[has] >= low[has]) & (true[has] <= high[has])
+    on_bound = (point[has] == low[has]) | (point[has] == high[has])
+    return {
+        f"{name}_coverage": float(inside.mean()) if has.any() else float("nan"),
+        f"{name}_on_bound": float(on_bound.sum()),
+        f"{name}_rows": float(has.sum()),
     }

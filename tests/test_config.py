@@ -87,6 +87,13 @@ def test_refuses_out_of_range_value_and_names_the_key():
         load_config(None, ["model.xgboost.max_depth=0"])
 
 
+@pytest.mark.parametrize("value", ["-0.1", "1.5"])
+def test_refuses_confounding_outside_zero_to_one(value):
+    with pytest.raises(ConfigError, match=r"synthetic\.confounding"):
+        load_config(None, [f"synthetic.confounding={value}"])
+    assert load_config(None, ["synthetic.confounding=0.6"]).synthetic.confounding == 0.6
+
+
 def test_refuses_wrong_type_and_names_the_key():
     with pytest.raises(ConfigError, match=r"model\.xgboost\.max_depth"):
         load_config(None, ["model.xgboost.max_depth=deep"])

@@ -13,7 +13,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 from sklearn.metrics import roc_auc_score
 
-from features import synthetic
+from features import synthetic, synthetic_covariates
 from features.synthetic import COVARIATES, DRIVERS, HISTORY, PROTECTED, generate_region
 
 CATALOG = Path(synthetic.__file__).parent / "catalogs" / "synthetic.toml"
@@ -227,7 +227,37 @@ def test_default_region_is_fast_and_sized():
     assert region.panel["period"].min() == 2005 and region.panel["period"].max() == 2022
 
 
-@pytest.mark.parametrize("kwargs", [{"n_countries": 0}, {"n_periods": 0}, {"n_districts": 5}])
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"n_countries": 0}, {"n_periods": 0}, {"n_districts": 5}, {"confounding": 1.5}],
+)
 def test_rejects_impossible_arguments(kwargs):
     with pytest.raises(ValueError):
         generate_region(**kwargs)
+
+
+def test_confounding_zero_is_the_region_without_it_and_leaves_the_truth_alone(region):
+    same = generate_region(**SMALL, seed=3, confounding=0.0)
+    pd.testing.assert_frame_equal(same.panel, region.panel)
+    confounded = generate_region(**SMALL, seed=3, confounding=1.0)
+    pd.testing.assert_frame_equal(
+        confounded.geometry.drop(columns="geometry"), region.geometry.drop(columns="geometry")
+    )
+    moved = [c for c in COVARIATES if not np.allclose(confounded.panel[c], region.panel[c])]
+    assert set(moved) == set(synthetic_covariates.CONFOUNDING_LOADINGS) | {"displacement"}
+    # the structural model is unchanged: the truth is recomputed from the new covariates
+    eta = confounded.contributions.drop(columns=["district_id", "period"]).sum(axis=1)
+    np.testing.assert_allclose(eta, confounded.oracle["eta"])
+
+
+def test_confounding_ties_actionable_covariates_to_non_actionable_drivers():
+    def tie(strength: float) -> float:
+        panel = generate_region(seed=7, confounding=strength).panel
+        corr = panel[["poverty", "youth_unemployment", "school_enrolment", "youth_bulge"]].corr()
+        return float(
+            corr.loc[["poverty", "youth_unemployment", "school_enrolment"], "youth_bulge"]
+            .abs()
+            .mean()
+        )
+
+    assert tie(1.0) > tie(0.6) > tie(0.0) + 0.05
