@@ -322,6 +322,7 @@ def render_report(res: Results) -> str:
     context = {
         "b": brief.headline(res, labels),
         "bands": brief.band_ranges(),
+        "truth_coverage": (res.summary.truth_plan or {}).get("risk_coverage"),
         "track": track,
         "track_plot": plots.track_record(track["periods"]) if track else None,
         "appendix": brief.appendix(res, labels),

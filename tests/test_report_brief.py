@@ -102,6 +102,7 @@ def test_first_page_gives_the_headline(champion_report: dict) -> None:
     now = [int(re.findall(r'<td class="num">(\d+)</td>', r)[0]) for r in rows]
     assert sum(now) == len(forecast)  # every district in one band
     assert "Biggest rises" in page and "Data up to period" in page
+    assert "not all uncertainty" in page  # the intervals say what they are not
 
 
 def test_track_record_compares_held_out_forecasts_with_outcomes(champion_report: dict) -> None:
