@@ -127,13 +127,17 @@ def evaluate(
         data.features, data.history, config.model, data.horizon, data.catalog.missing_allowed
     )
     folds = data.folds
+    # folds count periods by index (a month is year * 12 + month - 1): say them as written
+    named = data.frame[[PERIOD_INDEX, "period"]].drop_duplicates()
+    label = dict(zip(named[PERIOD_INDEX], named["period"].astype(str), strict=True))
     predictions = cross_validated_predictions(
         data.frame,
         zoo,
         data.features,
         folds,
         on_fold=lambda f: progress(
-            f"fold {f.number}/{len(folds)}: held-out period {f.test_period}, "
+            f"fold {f.number}/{len(folds)}: held-out period "
+            f"{label.get(f.test_period, f.test_period)}, "
             f"{len(f.train_index):,} training rows"
         ),
     )

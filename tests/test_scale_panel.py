@@ -71,3 +71,16 @@ def test_minimal_script_features_look_only_backwards(tmp_path: Path) -> None:
     history = [n for n in names if n.startswith("h_")]
     before = frame["period"] < "2002-02"
     assert changed.loc[before, history].equals(frame.loc[before, history])
+
+
+def test_training_on_the_grid_names_monthly_folds_as_written(
+    tmp_path: Path, fresh_store: str, capsys: pytest.CaptureFixture
+) -> None:
+    import train
+
+    generate(tmp_path / "grid", n_cells=30, n_months=26, n_features=20, seed=3)
+    small = ["explain.enabled=false", "split.n_folds=2", "model.xgboost.n_estimators=20"]
+    args = ["--config", str(tmp_path / "grid" / "scale.toml"), "--output", str(tmp_path / "o")]
+    assert train.main([*args, *(a for s in small for a in ("--set", s))]) == 0
+    err = capsys.readouterr().err
+    assert "held-out period 2003-01," in err
