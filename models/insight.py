@@ -21,6 +21,7 @@ from features.labels import district_labels
 from features.splits import Fold
 from models import aggregates, explain, targeting, truth
 from models.pipeline import logistic_pipeline, refit_like
+from models.probability import ensemble_interval
 from models.settings import ExplainSettings, ModelSettings, TargetingSettings
 
 AGGREGATE_DRAWS = 4000  # joint draws of the province/country aggregates
@@ -180,23 +181,12 @@ def refit_ensemble(
     risk = np.vstack([m.predict_proba(forecast[features])[:, 1] for m in ensemble])
     profiles = explain.district_profiles(seen.shap_forecast, forecast, catalog)
     profiles.insert(2, "risk", risk[0])
-    low, high = risk_interval(risk)
+    low, high = ensemble_interval(risk)
     profiles.insert(3, "risk_low", low)
     profiles.insert(4, "risk_high", high)
     profiles["top_driver_agreement"] = _top_driver_agreement(seen.shap_forecast, refit_shap, 3)
     out.tables["district_profiles"] = profiles.sort_values("risk", ascending=False)
     return ensemble, risk
-
-
-def risk_interval(risk: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The district risk's 90 % interval from the ensemble's (n_models, n_rows) risks: the
-    5 and 95 % empirical quantiles; NaN for one model (explain.n_bootstrap = 0): no interval,
-    not a zero-width one."""
-    if len(risk) < 2:
-        nan = np.full(risk.shape[1], np.nan)
-        return nan, nan
-    low, high = (np.quantile(risk, q, axis=0, method="inverted_cdf") for q in (0.05, 0.95))
-    return low, high
 
 
 def plan_programs(
@@ -252,7 +242,7 @@ def check_truth(
         t.naive_program,
         settings.model.seed,
     )
-    low, high = risk_interval(risk)
+    low, high = ensemble_interval(risk)
     true_risk = truth.true_probability(seen.forecast[features])
     out.plan_scores.update(truth.interval_coverage(true_risk, risk[0], low, high, "risk"))
     out.metrics.update({f"truth.plan_{k}": v for k, v in out.plan_scores.items()})

@@ -19,6 +19,20 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def ensemble_interval(
+    values: np.ndarray, interval: tuple[float, float] = (0.05, 0.95)
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of an (n_models, n_rows) array, the empirical `interval` quantiles over the
+    models ("inverted_cdf": values that occur); NaN for one model: one model gives no
+    interval, not a zero-width one."""
+    values = np.asarray(values, dtype=float)
+    if len(values) < 2:
+        nan = np.full(values.shape[1], np.nan)
+        return nan, nan
+    low, high = (np.quantile(values, q, axis=0, method="inverted_cdf") for q in interval)
+    return low, high
+
+
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """The inverse of `logit`, overflow-free."""
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))

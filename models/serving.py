@@ -29,6 +29,7 @@ from features.catalog import FeatureCatalog
 from features.errors import DataContractError
 from features.labels import period_after
 from features.schema import KEYS, LABELS, OUTCOME, validate_panel
+from models.probability import ensemble_interval
 from models.trusted import TRUSTED_MODEL_TYPES
 
 OUTPUT_COLUMNS = (
@@ -66,8 +67,8 @@ class Neighbours:
 @dataclass(frozen=True)
 class Forecaster:
     """A run's fitted model and what scoring a panel with it needs. `members`: the bootstrap
-    refits of the run's interval (empty: the interval is the point; None: the run made no
-    ensemble, the interval is NaN). `catalog`: the panel's declared model covariates."""
+    refits of the run's interval (empty or None: the run made no ensemble, the interval is
+    NaN). `catalog`: the panel's declared model covariates."""
 
     model: BaseEstimator
     members: tuple[BaseEstimator, ...] | None
@@ -134,10 +135,9 @@ class Forecaster:
     def interval(self, X: pd.DataFrame, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The INTERVAL quantiles over [model, *members] (as the run's forecast.csv has them);
         NaN without members: one model gives no interval."""
-        if not self.members:
-            return np.full(len(X), np.nan), np.full(len(X), np.nan)
-        risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in self.members)])
-        return tuple(np.quantile(risk, q, axis=0, method="inverted_cdf") for q in INTERVAL)
+        members = self.members or ()
+        risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in members)])
+        return ensemble_interval(risk, INTERVAL)
 
     def example(self, panel: pd.DataFrame, periods: int = 2) -> pd.DataFrame:
         """A small valid input: the last `periods` periods of a validated `panel` (every

@@ -18,6 +18,7 @@ from scipy.sparse import csc_array
 
 from features.catalog import FeatureCatalog, read_toml
 from features.errors import CatalogError
+from models.probability import ensemble_interval
 
 DEFAULT_PROGRAMS = Path(__file__).parent / "catalogs" / "programs.toml"
 
@@ -106,11 +107,6 @@ def _risk(models: list, X: pd.DataFrame) -> np.ndarray:
     return np.vstack([m.predict_proba(X)[:, 1] for m in models])
 
 
-def _quantile(values: np.ndarray, q: float) -> np.ndarray | float:
-    """Per column, the q quantile over the models' rows; NaN for one model (no interval)."""
-    return np.quantile(values, q, axis=0, method="inverted_cdf") if len(values) > 1 else np.nan
-
-
 def program_benefits(
     models: list,
     X: pd.DataFrame,
@@ -137,6 +133,7 @@ def program_benefits(
         push = shap_values[spec.features].sum(axis=1).to_numpy()
         after = _risk(models, apply_program(X, spec, bounds))
         reduction = before - after
+        low, high = ensemble_interval(reduction, interval)
         candidate = (push > 0) & (before[0] >= spec.min_risk)
         drivers = shap_values[spec.features].apply(
             lambda r: ", ".join(f"{f} ({v:+.2f})" for f, v in r.items() if v > 0), axis=1
@@ -150,8 +147,8 @@ def program_benefits(
                 risk=before[0],
                 risk_after=after[0],
                 reduction=reduction[0],
-                reduction_low=_quantile(reduction, interval[0]),
-                reduction_high=_quantile(reduction, interval[1]),
+                reduction_low=low,
+                reduction_high=high,
                 drivers=drivers.to_numpy(),
             )
         )

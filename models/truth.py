@@ -201,7 +201,11 @@ def score_plans(
         for _ in range(n_random)
     ]
     random_mean = float(np.mean(random_totals))
-    estimated = float(plan["reduction"].sum()) if len(plan) else 0.0
+    point, low, high = (
+        plan[c].to_numpy(dtype=float) if len(plan) else np.zeros(0)
+        for c in ("reduction", "reduction_low", "reduction_high")
+    )
+    estimated = float(point.sum())
     return {
         "estimated_reduction_ours": estimated,
         "true_reduction_ours": ours,
@@ -212,13 +216,7 @@ def score_plans(
         "estimate_to_truth": estimated / ours if ours > 0 else float("nan"),
         "multiple_of_naive": ours / naive if naive > 0 else float("nan"),
         "multiple_of_random": ours / random_mean if random_mean > 0 else float("nan"),
-        **interval_coverage(
-            row_truth,
-            plan["reduction"].to_numpy(dtype=float) if len(plan) else np.zeros(0),
-            plan["reduction_low"].to_numpy(dtype=float) if len(plan) else np.zeros(0),
-            plan["reduction_high"].to_numpy(dtype=float) if len(plan) else np.zeros(0),
-            "benefit",
-        ),
+        **interval_coverage(row_truth, point, low, high, "benefit"),
     }
 
 

@@ -184,7 +184,5 @@ def track_record(res: Results, top_k: int | None) -> dict | None:
 
 def appendix(res: Results, labels: pd.DataFrame) -> list[dict]:
     """Every forecast district, sorted by name (then id), with rank, band and interval."""
-    rows = _named(res.forecast, labels)
-    if "rank" not in rows:
-        rows["rank"] = rows["probability"].rank(ascending=False, method="first").astype(int)
+    rows = _named(res.forecast, labels)  # forecast.csv has its rank (the results contract)
     return rows.sort_values(["name", "district_id"], kind="stable").to_dict("records")

@@ -96,8 +96,9 @@ def check_experiment(name: str) -> None:
         )
 
 
-# MLflow 3's UI opens an experiment on its GenAI overview unless the experiment is marked as
-# model training with this tag (the values are the UI's; MLflow's own demo sets the tag).
+# The tag (and value) by which MLflow 3's UI can tell a model-training experiment from a GenAI
+# one (MLflow's own demo sets it). The 3.17 UI reads it only with its workflow feature off;
+# otherwise the browser's mode decides (`?workflowType=machine_learning`, see `make ui`).
 EXPERIMENT_KIND_TAG, TRAINING_KIND = "mlflow.experimentKind", "custom_model_development"
 
 
