@@ -38,7 +38,7 @@ def progress_printer(quiet: bool) -> Callable[[str], None]:
     return progress
 
 
-LIBRARY_LOGGERS = ("mlflow", "alembic")  # their INFO lines are not ours to print
+LIBRARY_LOGGERS = ("mlflow", "alembic", "distributed")  # their INFO lines are not ours
 
 
 def quiet_library_logs(verbose: bool) -> None:

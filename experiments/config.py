@@ -6,9 +6,9 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from experiments.registry import PromotionMetric, registered_name
 from features.catalog import read_toml
@@ -87,6 +87,32 @@ class TrackingSection(Section):
         return value
 
 
+class ScaleSection(Section):
+    """Where training runs: in this process (`pandas`, the full model zoo) or on a Dask
+    cluster (`dask`: panels too large for memory; see experiments/scale/)."""
+
+    backend: Literal["pandas", "dask"] = "pandas"
+    # dask: a scheduler address ("tcp://host:8786"); empty starts a LocalCluster here
+    scheduler: str = ""
+    n_workers: int = Field(1, ge=1, le=1024)  # LocalCluster worker processes
+    threads_per_worker: int = Field(0, ge=0, le=1024)  # 0: this machine's cores / n_workers
+    memory_limit: str = "auto"  # per LocalCluster worker: "auto", "6GiB", ...
+    # dask: TreeSHAP for the forecast period plus this many held-out rows (a seeded sample)
+    shap_holdout_rows: int = Field(0, ge=0)
+    # pandas: a panel with more rows is refused with a pointer to the dask backend
+    max_rows_in_memory: int = Field(3_000_000, ge=1)
+
+    @field_validator("scheduler")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if value and "://" not in value:
+            raise ValueError(
+                f"{value!r} is no scheduler address: write it as tcp://host:port (empty: a "
+                "LocalCluster on this machine)"
+            )
+        return value
+
+
 class ExperimentConfig(Section):
     """One experiment: data, target, split, model, evaluation and tracking settings."""
 
@@ -100,6 +126,16 @@ class ExperimentConfig(Section):
     explain: ExplainSettings = ExplainSettings()
     targeting: TargetingSettings = TargetingSettings()
     tracking: TrackingSection = TrackingSection()
+    scale: ScaleSection = ScaleSection()
+
+    @model_validator(mode="after")
+    def _dask_reads_files(self) -> ExperimentConfig:
+        if self.scale.backend == "dask" and not self.data.panel:
+            raise ValueError(
+                'scale.backend = "dask" reads a Parquet panel (a file or a folder of them): '
+                "set data.panel (`train.py synth` or benchmarks/scale_panel.py write one)"
+            )
+        return self
 
     @property
     def is_synthetic(self) -> bool:
@@ -152,7 +188,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         where = ".".join(str(p) for p in first["loc"])
         overridden = [o.partition("=")[0].strip() for o in overrides or []]
         named = [o for o in overridden if o == where or o.startswith(f"{where}.")]
-        source = f"--set {named[0]}" if named else f"{path}: {where}"
+        source = f"--set {named[0]}" if named and where else f"{path}: {where}"
+        if not where:  # a rule across sections: the message names the keys
+            source = f"{path}" + (f" with --set {', '.join(overridden)}" if overridden else "")
         raise ConfigError(f"{source}: {first['msg']}") from None
 
 

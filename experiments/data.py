@@ -33,6 +33,14 @@ class ExperimentInputs:
     contributions: pd.DataFrame | None = None
     # with data.cross_border_lags: `adjacency` holds the within-country pairs, this the others
     cross_border: sparse.csr_matrix | None = None
+    # the dask backend's `panel` holds keys, labels and incidents only; these rows (the last
+    # periods) hold every column, for the registered model's example and the dataset schema
+    full_rows: pd.DataFrame | None = None
+
+    @property
+    def columns_sample(self) -> pd.DataFrame:
+        """Rows holding every panel column: `full_rows` when set, else the panel."""
+        return self.panel if self.full_rows is None else self.full_rows
 
 
 def panel_fingerprint(panel: pd.DataFrame) -> str:
@@ -70,6 +78,21 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         )
         oracle = contributions = None
     check_outcome_varies(panel, source)
+    return ExperimentInputs(
+        panel=panel,
+        catalog=catalog,
+        source=source,
+        fingerprint=panel_fingerprint(panel),
+        synthetic=config.is_synthetic,
+        **spatial_inputs(config, panel, geometry, source),
+        oracle=oracle,
+        contributions=contributions,
+    )
+
+
+def spatial_inputs(config: ExperimentConfig, panel: pd.DataFrame, geometry, source: str) -> dict:
+    """`district_ids`, `geometry`, `adjacency` and `cross_border` of ExperimentInputs for a
+    validated `panel` (its keys suffice) and its polygons (None: no spatial lags)."""
     district_ids = pd.Index(sorted(panel["district_id"].unique()))
     adjacency = (
         queen_adjacency(geometry, district_ids, config.data.adjacency_tolerance)
@@ -81,19 +104,12 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         adjacency, cross_border = _split_adjacency(
             panel, geometry, district_ids, adjacency, config.data.cross_border_tolerance_km, source
         )
-    return ExperimentInputs(
-        panel=panel,
-        catalog=catalog,
-        source=source,
-        fingerprint=panel_fingerprint(panel),
-        synthetic=config.is_synthetic,
-        adjacency=adjacency,
-        district_ids=district_ids,
-        geometry=geometry,
-        oracle=oracle,
-        contributions=contributions,
-        cross_border=cross_border,
-    )
+    return {
+        "district_ids": district_ids,
+        "geometry": geometry,
+        "adjacency": adjacency,
+        "cross_border": cross_border,
+    }
 
 
 def district_countries(panel: pd.DataFrame, source: str) -> pd.Series:

@@ -46,6 +46,16 @@ def prepare(config: ExperimentConfig, inputs: ExperimentInputs) -> PreparedData:
         horizon,
         cross_border=inputs.cross_border,
     )
+    return prepared(config, inputs, frame, catalog)
+
+
+def prepared(
+    config: ExperimentConfig, inputs: ExperimentInputs, frame: pd.DataFrame, catalog
+) -> PreparedData:
+    """PreparedData of a built model `frame` (and its extended catalog): feature lists and
+    folds; raises ConfigError when the data has too few periods for the configured folds.
+    The dask backend's frame holds keys and history only (covariates stay on the workers)."""
+    horizon = config.target.horizon
     features = catalog.model_features
     history = [n for n in features if catalog.features[n].domain == "conflict history"]
     s = config.split

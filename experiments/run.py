@@ -15,7 +15,6 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +34,7 @@ from experiments.registry import (
     SYNTHETIC_TAG,
 )
 from experiments.staging import publish, staging_dir
+from experiments.summary import summarise
 from features.build import PERIOD_INDEX, TARGET
 from features.writers import (
     check_output_dir,
@@ -46,15 +46,13 @@ from features.writers import (
 )
 from models.aggregates import period_shocks
 from models.evaluate import score_predictions
-from models.explain import CAVEAT
 from models.insight import Insight, InsightSettings, explain_and_target, forecast_rows
 from models.pipeline import BASELINES, MAIN_MODEL, fit_model, model_zoo
 from models.selection import Selection, bootstrap_margins, select_model
-from models.stack import StackedClassifier
 from models.targeting import DEFAULT_PROGRAMS, ProgramCatalog, load_programs
 from models.validate import cross_validated_predictions
 from reports import contract
-from reports.contract import ORACLE, DataInfo, FoldInfo, RunSummary, TargetInfo
+from reports.contract import ORACLE, RunSummary
 from reports.desk import desk_tables
 
 log = logging.getLogger(__name__)
@@ -262,7 +260,7 @@ def log_run(
     run_name, reason = tracking.training_run_name(summary), selection.reason()
     with tracking.tracked_run(config.tracking.experiment, run_name, tags) as run_id:
         tracking.log_config(config.model_dump())
-        tracking.log_dataset(inputs.panel, config.name, inputs.source, inputs.fingerprint)
+        tracking.log_dataset(inputs.columns_sample, config.name, inputs.source, inputs.fingerprint)
         tracking.log_metric_table(evaluation.scores)
         tracking.log_scalars(
             {f"selection.{k}": v for k, v in evaluation.comparison.items() if k != "n_boot"}
@@ -270,7 +268,8 @@ def log_run(
         if found is not None:
             tracking.log_scalars(found.metrics)
         members = found.members if found is not None else None  # the interval's ensemble
-        summary.model_uri = tracking.log_model(forecaster(data, final.model, members), inputs.panel)
+        model = forecaster(data, final.model, members)
+        summary.model_uri = tracking.log_model(model, inputs.columns_sample)
         summary.run_id, summary.registered_model = run_id, name
         summary_path = staging / contract.SUMMARY_FILE
         files = [write_json(summary_path, summary.to_dict()), *files]
@@ -300,6 +299,10 @@ def run_training(
     All or nothing: files are made in a staging folder and moved into `output_dir` only after
     the MLflow run has finished and the model is registered; an error or interruption before
     that leaves `output_dir` as it was."""
+    if config.scale.backend == "dask":  # panels beyond memory: experiments/scale/
+        from experiments.scale.run import run_training_dask
+
+        return run_training_dask(config, output_dir, progress)
     started = time.perf_counter()
     preflight(config, output_dir)
     progress("loading and validating data")
@@ -311,10 +314,18 @@ def run_training(
     final = fit_final(evaluation, data)
     shocks = period_shocks(evaluation.predictions, evaluation.selection.chosen)
     found, forecast = explain_target(config, data, final, loaded.programs, shocks, progress)
-    summary = summarise(config, data, evaluation, final, found)
+    summary = summarise(config, data, evaluation, final, found, BASELINES)
+    parts = (data, evaluation, final, forecast, found, loaded.programs)
+    return write_and_log(config, output_dir, summary, parts, started, progress)
+
+
+def write_and_log(config, output_dir, summary, parts, started, progress) -> RunResult:
+    """Persist and log a run's `parts` (data, evaluation, final, forecast, found, programs)
+    through a staging folder, published only once the run is logged and registered."""
+    data, evaluation, final, forecast, found, programs = parts
     staging = staging_dir(output_dir)
     try:
-        files = persist(staging, config, data, evaluation, forecast, found, loaded.programs)
+        files = persist(staging, config, data, evaluation, forecast, found, programs)
         progress("logging to MLflow and registering the model")
         summary.seconds = round(time.perf_counter() - started, 1)
         files = log_run(staging, config, data, evaluation, final, found, summary, files)
@@ -330,70 +341,3 @@ def preflight(config: ExperimentConfig, output_dir: Path) -> None:
     one, and the experiment can take runs."""
     check_output_dir(output_dir, "--output")
     tracking.check_experiment(config.tracking.experiment)
-
-
-# --- helpers ---
-
-
-def pooled_metrics(scores: pd.DataFrame) -> dict[str, dict[str, float | None]]:
-    """`{model: {metric: value}}` of the pooled rows (None where a metric is undefined)."""
-    pooled = scores[scores["fold"] == "pooled"].drop(columns="fold").set_index("model")
-    return {
-        m: {k: (None if pd.isna(v) else float(v)) for k, v in row.items()}
-        for m, row in pooled.to_dict("index").items()
-    }
-
-
-def summarise(
-    config: ExperimentConfig,
-    data: PreparedData,
-    evaluation: Evaluation,
-    final: FinalModel,
-    found: Insight | None,
-) -> RunSummary:
-    """The run's summary before logging (MLflow identifiers are filled in by `log_run`)."""
-    frame, inputs = data.frame, data.inputs
-    latest = forecast_rows(frame)
-    horizon = data.horizon
-    summary = RunSummary(
-        experiment=config.tracking.experiment,
-        config_name=config.name,
-        data=DataInfo(
-            source=inputs.source,
-            fingerprint=inputs.fingerprint,
-            synthetic=inputs.synthetic,
-            n_districts=int(frame["district_id"].nunique()),
-            n_rows=int(len(frame)),
-            periods=[str(frame["period"].min()), str(frame["period"].max())],
-        ),
-        target=TargetInfo(horizon, f"incidents in period t+{horizon} >= 1"),
-        folds=[
-            FoldInfo(f.number, f.test_period, int(len(f.train_index)), int(len(f.test_index)))
-            for f in data.folds
-        ],
-        features=data.features,
-        metrics=pooled_metrics(evaluation.scores),
-        forecast_period=str(frame.loc[latest, "period"].iloc[0]),
-        evaluation={"top_k": config.evaluation.top_k},
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        main_model=evaluation.selection.chosen,
-        baselines=list(BASELINES),
-        selection={
-            **evaluation.selection.to_dict(),
-            "bootstrap": evaluation.comparison,
-            "weights": final.model.weights()
-            if isinstance(final.model, StackedClassifier)
-            else None,
-        },
-    )
-    if found is not None:
-        summary.explain = {"caveat": CAVEAT, **found.metrics}
-        summary.truth_recovery = found.recovery
-        summary.truth_plan = found.plan_scores
-        t = config.targeting
-        summary.targeting = {
-            "budget": t.budget,
-            "method": t.method,
-            "max_per_district": t.max_per_district,
-        }
-    return summary

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from features.errors import DataContractError
 
 PANEL_SUFFIXES = {".csv", ".parquet", ".pq"}
+PARQUET_SUFFIXES = {".parquet", ".pq"}
 GEOMETRY_SUFFIXES = {".geojson", ".json", ".gpkg", ".shp"}
 KEY_COLUMNS = ("district_id", "period")
 AREAL = {"Polygon", "MultiPolygon"}
@@ -44,6 +48,62 @@ def _read_parquet_folder(path: Path) -> pd.DataFrame:
         raise DataContractError(
             f"{path}: its Parquet files cannot be read as one panel ({exc})"
         ) from None
+
+
+def parquet_files(path: str | Path) -> list[Path]:
+    """The Parquet files of a panel given as one .parquet file or a folder of them (name
+    order): what the dask backend reads, one partition per file."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(path.glob("*.parquet"))
+        if not files:
+            raise DataContractError(f"{path}: is a folder without .parquet files, not a panel")
+        return files
+    _check_file(path, "panel")
+    if path.suffix.lower() not in PARQUET_SUFFIXES:
+        raise DataContractError(
+            f"{path}: the dask backend reads Parquet (a file or a folder of them), not "
+            f"'{path.suffix}'; write the panel as Parquet (pandas: DataFrame.to_parquet)"
+        )
+    return [path]
+
+
+def count_panel_rows(path: str | Path) -> int | None:
+    """Rows of a Parquet panel from the files' footers (nothing else is read); None for a
+    CSV (its rows are counted by reading it)."""
+    path = Path(path)
+    if not path.is_dir() and path.suffix.lower() not in PARQUET_SUFFIXES:
+        return None
+    try:
+        return sum(pq.ParquetFile(f).metadata.num_rows for f in parquet_files(path))
+    except (OSError, pa.ArrowException) as exc:
+        raise DataContractError(f"{path}: cannot be read as Parquet ({exc})") from None
+
+
+def parquet_columns(path: Path) -> list[str]:
+    """Column names of a Parquet file, from its footer."""
+    try:
+        return list(pq.read_schema(path).names)
+    except (OSError, pa.ArrowException) as exc:
+        raise DataContractError(f"{path}: cannot be read as Parquet ({exc})") from None
+
+
+def files_digest(paths: list[Path]) -> str:
+    """Content hash (16 hex digits) of files' names and bytes."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            digest.update(hashlib.file_digest(handle, "sha256").digest())
+    return digest.hexdigest()[:16]
+
+
+def read_parquet_file(path: Path, columns: list[str] | None = None) -> pd.DataFrame:
+    """One Parquet file of a panel, all or some `columns`; errors name the file."""
+    try:
+        return pd.read_parquet(path, columns=columns)
+    except Exception as exc:  # pandas and pyarrow raise many unrelated types for bad files
+        raise DataContractError(f"{path}: cannot be read as parquet ({exc})") from None
 
 
 def _check_file(path: Path, what: str) -> None:

@@ -280,6 +280,16 @@ def warn_early_ends(panel: pd.DataFrame, source: str) -> None:
         )
 
 
+def check_keys_across_parts(panel: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The key checks of `validate_panel` on a panel assembled from separately validated
+    parts (files): duplicates between parts, gaps, early ends; returns it sorted by keys."""
+    panel = panel.reset_index(drop=True)
+    _check_duplicate_keys(panel, source)
+    check_gaps(panel, source)
+    warn_early_ends(panel, source)
+    return panel.sort_values(KEYS, kind="stable").reset_index(drop=True)
+
+
 def check_outcome_varies(panel: pd.DataFrame, source: str) -> None:
     """Refuse a validated panel to train on whose incidents are all 0 or all >= 1: no model
     can learn a risk from one class."""

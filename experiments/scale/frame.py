@@ -1,0 +1,188 @@
+"""The dask backend's model frame: a Parquet panel validated file by file, its features built
+exactly as the single-machine path builds them, the covariates kept on the workers.
+
+Only the keys, labels, incidents and protected columns are read into this process (a panel's
+conflict history needs every period of a district, and its spatial lags every district of a
+period): `features.build.build_features` turns them into the history features and the target,
+the same code and numbers as the single-machine path. Each Parquet file is then read and
+validated on a worker (errors name the file, column and rows), joined with its rows of those
+features, cast to float32, and kept in the workers' memory as one partition of a dask
+DataFrame: the rows xgboost trains on never pass through this process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+from distributed import Client, wait
+
+from experiments.config import ExperimentConfig
+from experiments.data import ExperimentInputs, spatial_inputs
+from experiments.prepare import PreparedData, prepared
+from features.build import PERIOD_INDEX, TARGET, build_features
+from features.catalog import FeatureCatalog, load_catalog
+from features.errors import DataContractError
+from features.loaders import (
+    files_digest,
+    parquet_columns,
+    parquet_files,
+    read_geometry,
+    read_parquet_file,
+)
+from features.schema import (
+    KEYS,
+    LABELS,
+    OUTCOME,
+    check_keys_across_parts,
+    check_outcome_varies,
+    period_ordinal,
+    validate_panel,
+)
+
+PART = "_part"  # the file a row came from (this process only)
+EXAMPLE_PERIODS = 2  # periods of full rows kept here: the registered model's input example
+
+
+@dataclass(frozen=True)
+class LazyData:
+    """The prepared data of the dask backend: `prepared.frame` holds keys, labels, incidents,
+    the history features and the target (this process); `model_frame` every model feature,
+    keys, `period_index` and the target (on the workers, one partition per file)."""
+
+    prepared: PreparedData
+    model_frame: dd.DataFrame
+    files: list[Path]
+
+
+def _slim_columns(path: Path, catalog: FeatureCatalog) -> list[str]:
+    wanted = [*KEYS, *LABELS, OUTCOME, *catalog.protected_features]
+    present = parquet_columns(path)
+    return [c for c in wanted if c in present]
+
+
+def _slim_catalog(catalog: FeatureCatalog) -> FeatureCatalog:
+    """The catalog of the slim read: its protected columns only."""
+    return FeatureCatalog(features={n: s for n, s in catalog.features.items() if s.protected})
+
+
+def read_slim_panel(files: list[Path], catalog: FeatureCatalog, source: str) -> pd.DataFrame:
+    """Keys, labels, incidents and protected columns of every file, each file validated, then
+    the keys across files; PART names each row's file (its position in `files`)."""
+    slim = _slim_catalog(catalog)
+    parts = []
+    for number, path in enumerate(files):
+        part = read_parquet_file(path, _slim_columns(path, catalog))
+        # protected columns a file lacks are caught when a worker validates the whole file
+        present = FeatureCatalog(
+            features={n: s for n, s in slim.features.items() if n in part.columns}
+        )
+        parts.append(validate_panel(part, present, str(path)).assign(**{PART: number}))
+    panel = check_keys_across_parts(pd.concat(parts, ignore_index=True), source)
+    check_outcome_varies(panel, source)
+    return panel
+
+
+def model_partition(
+    path: Path, catalog: FeatureCatalog, derived: pd.DataFrame, features: list[str]
+) -> pd.DataFrame:
+    """One file as rows of the model frame (runs on a worker): validated against the full
+    catalog, joined with its `derived` rows (history features and target, sorted by
+    district_id and period_index), model features as float32."""
+    panel = validate_panel(read_parquet_file(path), catalog, str(path))
+    index = period_ordinal(panel["period"]).to_numpy()
+    ids = panel["district_id"].to_numpy()
+    if not (
+        len(derived) == len(panel)
+        and np.array_equal(derived["district_id"].to_numpy(), ids)
+        and np.array_equal(derived[PERIOD_INDEX].to_numpy(), index)
+    ):
+        raise DataContractError(f"{path}: its rows changed while the panel was being read")
+    out = {"district_id": ids, "period": panel["period"].to_numpy(), PERIOD_INDEX: index}
+    for name in features:
+        source = panel if name in panel.columns else derived
+        out[name] = source[name].to_numpy(dtype=np.float32)
+    out[TARGET] = derived[TARGET].to_numpy(dtype=np.float32)
+    return pd.DataFrame(out)
+
+
+def _model_frame(
+    client: Client, files: list[Path], frame: pd.DataFrame, data: PreparedData
+) -> dd.DataFrame:
+    """Validate and join every file on the workers; raises the first file's error in file
+    order (a DataContractError naming the file, column and rows)."""
+    derived_columns = ["district_id", PERIOD_INDEX, *data.history, TARGET]
+    ordered = frame.sort_values([PART, "district_id", PERIOD_INDEX], kind="stable")
+    parts = [part[derived_columns] for _, part in ordered.groupby(PART, sort=True)]
+    scattered = client.scatter(parts)
+    futures = client.map(
+        model_partition,
+        files,
+        [data.inputs.catalog] * len(files),
+        scattered,
+        [data.features] * len(files),
+    )
+    wait(futures)
+    for future in futures:
+        if future.status == "error":
+            raise future.exception()
+    del scattered
+    meta = client.submit(lambda part: part.head(0), futures[0]).result()
+    return dd.from_delayed(futures, meta=meta, verify_meta=False)
+
+
+def _full_rows(model_frame: dd.DataFrame, panel: pd.DataFrame, catalog: FeatureCatalog):
+    """The last EXAMPLE_PERIODS periods as panel rows (keys, labels, incidents, covariates in
+    float64, as a caller sends them): the registered model's example and dataset schema."""
+    last = np.sort(model_frame[PERIOD_INDEX].unique().compute())[-EXAMPLE_PERIODS:]
+    covariates = catalog.model_features
+    rows = model_frame[model_frame[PERIOD_INDEX].isin(list(last))]
+    rows = rows[["district_id", "period", *covariates]].compute()
+    rows = rows.astype({c: "float64" for c in covariates})
+    labels = panel.drop(columns=[PART])
+    return labels.merge(rows, on=KEYS, how="inner").reset_index(drop=True)
+
+
+def prepare_lazy(
+    config: ExperimentConfig, client: Client, progress: Callable[[str], None]
+) -> LazyData:
+    """Read, validate and build the dask backend's data (see the module docstring)."""
+    source = config.data.panel
+    files = parquet_files(source)
+    catalog = load_catalog(config.data.catalog or None)
+    progress(f"reading keys and incidents of {len(files)} Parquet file(s) in {source}")
+    panel = read_slim_panel(files, catalog, source)
+    geometry = (
+        read_geometry(config.data.geometry, config.data.geometry_id_column)
+        if config.data.geometry
+        else None
+    )
+    inputs = ExperimentInputs(
+        panel=panel,
+        catalog=catalog,
+        source=source,
+        fingerprint=files_digest(files),
+        synthetic=False,
+        **spatial_inputs(config, panel, geometry, source),
+    )
+    progress(f"building history features for {len(panel):,} district-periods")
+    frame, extended = build_features(
+        panel,
+        catalog,
+        inputs.adjacency,
+        inputs.district_ids,
+        config.target.horizon,
+        cross_border=inputs.cross_border,
+    )
+    data = prepared(config, inputs, frame, extended)
+    progress(f"dask: validating {len(files)} file(s) and joining their features on the workers")
+    model_frame = _model_frame(client, files, frame, data)
+    full = _full_rows(model_frame, panel, catalog)
+    inputs = replace(inputs, panel=panel.drop(columns=PART), full_rows=full)
+    return LazyData(
+        replace(data, inputs=inputs, frame=frame.drop(columns=PART)), model_frame, files
+    )

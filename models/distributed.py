@@ -1,0 +1,91 @@
+"""xgboost on a Dask cluster: fit, forecast and TreeSHAP for panels larger than one machine's
+memory (the `scale.backend = "dask"` path).
+
+The same hyper-parameters as the single-machine xgboost (`XGBoostSettings`, `hist` trees,
+log-loss objective); the training rows are a `DaskQuantileDMatrix` built on the workers from
+dask DataFrames, so no process holds them all. A fitted booster becomes the same scikit-learn
+pipeline the single-machine path registers (`select` -> `XGBClassifier`): it predicts pandas
+frames without Dask, and `models.explain` reads it as any xgboost pipeline.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+import xgboost.dask as dxgb
+from sklearn.pipeline import Pipeline
+
+from models.explain import ADDITIVITY_TOLERANCE, BASE, ExplanationError
+from models.pipeline import xgboost_pipeline
+from models.settings import XGBoostSettings
+
+
+def booster_params(settings: XGBoostSettings, seed: int) -> dict[str, object]:
+    """xgboost.train parameters equal to `models.pipeline.xgboost_pipeline`'s classifier (each
+    worker uses its own threads)."""
+    return {
+        "objective": "binary:logistic",
+        "eval_metric": "logloss",
+        "tree_method": "hist",
+        "max_depth": settings.max_depth,
+        "learning_rate": settings.learning_rate,
+        "subsample": settings.subsample,
+        "colsample_bytree": settings.colsample_bytree,
+        "min_child_weight": settings.min_child_weight,
+        "reg_lambda": settings.reg_lambda,
+        "seed": seed,
+    }
+
+
+def fit_booster(client, X, y, settings: XGBoostSettings, seed: int) -> xgb.Booster:
+    """Train on dask DataFrame `X` and Series `y` (the labelled training rows) on `client`'s
+    workers; returns the booster (a plain object on this process)."""
+    matrix = dxgb.DaskQuantileDMatrix(client, X, y)
+    found = dxgb.train(
+        client,
+        booster_params(settings, seed),
+        matrix,
+        num_boost_round=settings.n_estimators,
+        verbose_eval=False,
+    )
+    return found["booster"]
+
+
+def as_pipeline(
+    booster: xgb.Booster, columns: list[str], settings: XGBoostSettings, seed: int, rows
+) -> Pipeline:
+    """The booster as the single-machine xgboost pipeline (column selection + XGBClassifier),
+    its selection step fitted on `rows` (a few pandas rows holding `columns`): predicts
+    pandas frames without Dask; saved with skops like any registered model."""
+    pipeline = xgboost_pipeline(columns, settings, seed)
+    select, classifier = pipeline.steps[0][1], pipeline.steps[-1][1]
+    select.fit(rows[columns])
+    classifier.load_model(bytearray(booster.save_raw("json")))
+    if list(classifier.feature_names_in_) != list(columns):
+        raise ValueError("the booster was trained on other columns than the model's features")
+    return pipeline
+
+
+def predict(booster: xgb.Booster, X: pd.DataFrame) -> np.ndarray:
+    """P(incident) of pandas rows `X` (a fold's held-out period: small) on this process."""
+    return booster.inplace_predict(X)
+
+
+def tree_shap(
+    client, booster: xgb.Booster, X, tolerance: float = ADDITIVITY_TOLERANCE
+) -> pd.DataFrame:
+    """TreeSHAP (`pred_contribs`) of dask DataFrame `X` through the Dask predict, gathered:
+    one row per row of X (X's index), a column per feature and `base_value`, as
+    `models.explain.tree_shap` gives. Raises ExplanationError when contributions + base miss
+    the margin by more than `tolerance`."""
+    contributions = dxgb.predict(client, booster, X, pred_contribs=True).compute()
+    margin = dxgb.predict(client, booster, X, output_margin=True).compute()
+    values = np.asarray(contributions)
+    gap = np.abs(values.sum(axis=1) - np.asarray(margin))
+    if gap.size and gap.max() > tolerance:
+        raise ExplanationError(
+            f"SHAP additivity broken: contributions miss the margin by up to {gap.max():.2e}"
+        )
+    index = contributions.index if isinstance(contributions, pd.DataFrame) else None
+    return pd.DataFrame(values, index=index, columns=[*X.columns, BASE])
