@@ -8,11 +8,11 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import sparse
 
-from experiments.config import ExperimentConfig
+from experiments.config import ConfigError, ExperimentConfig
 from features import synthetic
 from features.catalog import FeatureCatalog, load_catalog
 from features.errors import DataContractError
-from features.loaders import read_geometry, read_panel
+from features.loaders import count_panel_rows, read_geometry, read_panel
 from features.schema import check_outcome_varies, validate_panel
 from features.spatial import border_adjacency, queen_adjacency, split_by_country
 
@@ -70,6 +70,7 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         oracle, contributions = region.oracle, region.contributions
     else:
         source = config.data.panel
+        check_fits_in_memory(source, config.scale.max_rows_in_memory)
         panel = validate_panel(read_panel(source), catalog, source)
         geometry = (
             read_geometry(config.data.geometry, config.data.geometry_id_column)
@@ -88,6 +89,19 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         oracle=oracle,
         contributions=contributions,
     )
+
+
+def check_fits_in_memory(source: str, max_rows: int) -> None:
+    """Refuse a Parquet panel of more than `max_rows` rows (counted from the files' footers)
+    before reading it: the single-machine path holds several copies of it in memory."""
+    rows = count_panel_rows(source)
+    if rows is not None and rows > max_rows:
+        raise ConfigError(
+            f"{source}: {rows:,} rows are more than the single-machine path takes "
+            f"(scale.max_rows_in_memory = {max_rows:,}); train it on a Dask cluster with "
+            '--set scale.backend="dask" (a LocalCluster here, or scale.scheduler), or raise '
+            "the limit if memory allows (about 4 GB per million rows)"
+        )
 
 
 def spatial_inputs(config: ExperimentConfig, panel: pd.DataFrame, geometry, source: str) -> dict:

@@ -93,7 +93,13 @@ def model_partition(
     """One file as rows of the model frame (runs on a worker): validated against the full
     catalog, joined with its `derived` rows (history features and target, sorted by
     district_id and period_index), model features as float32."""
-    panel = validate_panel(read_parquet_file(path), catalog, str(path))
+    problem = None
+    try:
+        panel = validate_panel(read_parquet_file(path), catalog, str(path))
+    except DataContractError as exc:
+        problem = str(exc)
+    if problem is not None:  # raised afresh: pandera's errors held as its context do not pickle
+        raise DataContractError(problem)
     index = period_ordinal(panel["period"]).to_numpy()
     ids = panel["district_id"].to_numpy()
     if not (

@@ -1,0 +1,210 @@
+"""The dask backend (`scale.backend = "dask"`) on a small grid panel, on a LocalCluster: the
+same features, baseline metrics and (within tolerance) xgboost metrics as the single-machine
+path; a registered model that loads and forecasts without Dask; bad files named; the scale
+config validated."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks.scale_panel import generate
+from experiments.config import ConfigError, load_config
+from experiments.data import load_inputs
+from experiments.prepare import prepare
+from experiments.run import run_training
+from experiments.scale.cluster import dask_client
+from experiments.scale.frame import prepare_lazy
+from features.build import PERIOD_INDEX
+from features.errors import DataContractError
+from models import distributed
+from models.evaluate import score_predictions
+from models.explain import tree_shap
+from models.pipeline import HistoricalRateClassifier, PersistenceClassifier, xgboost_pipeline
+from models.probability import logit
+from models.validate import cross_validated_predictions
+
+ROOT = Path(__file__).resolve().parents[1]
+CELLS, MONTHS, FEATURES = 100, 36, 24
+LOCAL = ["scale.n_workers=1", "scale.threads_per_worker=1", 'scale.memory_limit="2GiB"']
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("grid")
+    generate(folder, CELLS, MONTHS, FEATURES, seed=3)
+    return folder
+
+
+def grid_config(grid: Path, *overrides: str):
+    return load_config(grid / "scale.toml", ['scale.backend="dask"', *LOCAL, *overrides])
+
+
+@pytest.fixture(scope="module")
+def dask_run(grid: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One dask-backend training (explanations on) in a store of its own."""
+    folder = tmp_path_factory.mktemp("dask-run")
+    with pytest.MonkeyPatch.context() as patch:
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        config = grid_config(grid, "scale.shap_holdout_rows=50")
+        result = run_training(config, folder / "out", lambda message: None)
+    return {"result": result, "out": folder / "out", "uri": uri, "config": config}
+
+
+def single_machine_predictions(grid: Path) -> tuple[pd.DataFrame, list[str]]:
+    """The pandas path's held-out forecasts of the dask backend's three models."""
+    config = load_config(grid / "scale.toml")
+    data = prepare(config, load_inputs(config))
+    xgb = config.model.xgboost
+    zoo = {
+        "historical_rate": HistoricalRateClassifier(),
+        "persistence": PersistenceClassifier(),
+        "xgboost": xgboost_pipeline(data.features, xgb, config.model.seed),
+    }
+    predictions = cross_validated_predictions(data.frame, zoo, data.features, data.folds)
+    return predictions, list(zoo)
+
+
+def test_same_metrics_as_the_single_machine_path(grid: Path, dask_run: dict) -> None:
+    single, models = single_machine_predictions(grid)
+    ours = dask_run["result"].predictions
+    keys = ["district_id", "period", "fold", "target"]
+    assert ours[keys].reset_index(drop=True).equals(single[keys].reset_index(drop=True))
+    k = dask_run["config"].evaluation.top_k
+    theirs = score_predictions(single, models, k).set_index(["model", "fold"])
+    mine = dask_run["result"].scores.set_index(["model", "fold"])
+    for baseline in ("historical_rate", "persistence"):  # the same code on the same rows
+        np.testing.assert_allclose(
+            mine.loc[baseline, ["aupr", "brier"]], theirs.loc[baseline, ["aupr", "brier"]]
+        )
+    # xgboost on the workers: the same parameters and rows, quantile sketches built apart
+    pooled_mine, pooled_theirs = mine.loc[("xgboost", "pooled")], theirs.loc[("xgboost", "pooled")]
+    assert abs(pooled_mine["aupr"] - pooled_theirs["aupr"]) < 0.03
+    assert abs(pooled_mine["brier"] / pooled_theirs["brier"] - 1) < 0.03
+    assert np.corrcoef(ours["xgboost"], single["xgboost"])[0, 1] > 0.97
+
+
+def test_features_equal_the_single_machine_frame(grid: Path) -> None:
+    config = grid_config(grid)
+    data = prepare(load_config(grid / "scale.toml"), load_inputs(load_config(grid / "scale.toml")))
+    with dask_client(config.scale, lambda message: None) as client:
+        lazy = prepare_lazy(config, client, lambda message: None)
+        workers = lazy.model_frame.compute()
+        # TreeSHAP through the Dask predict = TreeSHAP of the registered pipeline, locally
+        settings, features = config.model.xgboost, lazy.prepared.features
+        labelled = lazy.model_frame[lazy.model_frame["target"].notnull()]
+        booster = distributed.fit_booster(
+            client, labelled[features], labelled["target"], settings, 0
+        )
+        last = lazy.model_frame[lazy.model_frame[PERIOD_INDEX] == workers[PERIOD_INDEX].max()]
+        on_workers = distributed.tree_shap(
+            client, booster, last[features].repartition(npartitions=1)
+        )
+    rows = workers[workers[PERIOD_INDEX] == workers[PERIOD_INDEX].max()].reset_index(drop=True)
+    pipeline = distributed.as_pipeline(booster, features, settings, 0, rows)
+    here = tree_shap(pipeline, rows[features])
+    np.testing.assert_allclose(on_workers.to_numpy(), here.to_numpy(), atol=1e-5)
+    assert list(on_workers.columns) == list(here.columns)
+    assert lazy.prepared.features == data.features
+    order = ["district_id", PERIOD_INDEX]
+    workers = workers.sort_values(order).reset_index(drop=True)
+    frame = data.frame.sort_values(order).reset_index(drop=True)
+    assert workers["district_id"].tolist() == frame["district_id"].tolist()
+    np.testing.assert_allclose(
+        workers[data.features].to_numpy(float), frame[data.features].to_numpy(float), rtol=1e-6
+    )
+    np.testing.assert_array_equal(workers["target"].to_numpy(float), frame["target"].to_numpy())
+
+
+def test_result_files_and_explanations(dask_run: dict) -> None:
+    out = dask_run["out"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["baselines"] == ["historical_rate", "persistence"]
+    assert summary["data"]["n_rows"] == CELLS * MONTHS
+    assert summary["model_version"] == "1" and summary["became_champion"]
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert len(forecast) == CELLS
+    assert forecast.get("risk_low", pd.Series(dtype=float)).isna().all()  # no refits: none
+    drivers = pd.read_parquet(out / "district_drivers.parquet")
+    assert drivers.groupby("district_id").size().eq(len(summary["features"])).all()
+    assert summary["explain"]["explain.shap_rows"] == CELLS + 50
+    if summary["main_model"] == "xgboost":  # TreeSHAP adds up to the forecast's log-odds
+        margin = drivers.groupby("district_id")["shap_value"].sum()
+        base = drivers.groupby("district_id")["base_value"].first()
+        probability = forecast.set_index("district_id")["probability"]
+        total = (margin + base).reindex(probability.index)
+        np.testing.assert_allclose(total, logit(probability.to_numpy()), atol=2e-3)
+
+
+def test_registered_model_forecasts_without_dask(dask_run: dict, tmp_path: Path) -> None:
+    """A fresh interpreter loads the champion with MLflow and forecasts panel rows without a
+    cluster (Dask's `distributed` is never imported; scikit-learn may import `dask` itself
+    when it is installed) and the model's requirements name neither; the forecast is
+    forecast.csv's."""
+    summary = dask_run["result"].summary
+    rows = tmp_path / "rows.parquet"  # a caller's panel rows: the history features need all
+    files = sorted(Path(dask_run["config"].data.panel).glob("*.parquet"))
+    pd.concat([pd.read_parquet(f) for f in files]).to_parquet(rows)
+    uri = f"models:/{summary.registered_model}@champion"
+    script = (
+        "import sys, mlflow, pandas as pd\n"
+        f"model = mlflow.pyfunc.load_model({uri!r})\n"
+        f"out = model.predict(pd.read_parquet({str(rows)!r}))\n"
+        "assert not any(m.split('.')[0] == 'distributed' for m in sys.modules)\n"
+        f"need = mlflow.pyfunc.get_model_dependencies({uri!r})\n"
+        "text = open(need).read()\n"
+        "assert 'dask' not in text and 'distributed' not in text, text\n"
+        "print(out.to_json(orient='records'))\n"
+    )
+    env = {**os.environ, "MLFLOW_TRACKING_URI": dask_run["uri"]}
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    served = pd.DataFrame(json.loads(done.stdout.strip().splitlines()[-1]))
+    forecast = pd.read_csv(dask_run["out"] / "forecast.csv").set_index("district_id")
+    np.testing.assert_allclose(
+        served.set_index("district_id")["probability"].reindex(forecast.index),
+        forecast["probability"],
+        atol=1e-4,
+    )
+
+
+def test_a_bad_file_is_named_and_nothing_is_written(grid: Path, tmp_path: Path) -> None:
+    panel = tmp_path / "panel"
+    panel.mkdir()
+    for path in sorted((grid / "panel").glob("*.parquet")):
+        part = pd.read_parquet(path)
+        if path.name.endswith("2002.parquet"):
+            part.loc[7, "driver_01"] = np.inf
+        part.to_parquet(panel / path.name)
+    config = grid_config(grid, f'data.panel="{panel}"')
+    with pytest.raises(DataContractError, match=r"part-2002\.parquet.*driver_01"):
+        run_training(config, tmp_path / "out", lambda message: None)
+    assert not (tmp_path / "out").exists()
+
+
+def test_scale_config_is_validated(grid: Path) -> None:
+    with pytest.raises(ConfigError, match="reads a Parquet panel"):
+        load_config(None, ['scale.backend="dask"'])
+    with pytest.raises(ConfigError, match="no scheduler address"):
+        load_config(None, ['scale.scheduler="localhost:8786"'])
+    with pytest.raises(ConfigError, match="scale.backend"):
+        load_config(None, ['scale.backend="spark"'])
+    with pytest.raises(ConfigError, match="memory_limit"):
+        run_training(grid_config(grid, 'scale.memory_limit="lots"'), grid / "x", print)
+
+
+def test_the_single_machine_path_refuses_a_panel_beyond_its_limit(grid: Path) -> None:
+    config = load_config(grid / "scale.toml", ["scale.max_rows_in_memory=1000"])
+    with pytest.raises(ConfigError, match=r"3,600 rows .* scale\.backend=\"dask\""):
+        run_training(config, grid / "never", print)
+    assert not (grid / "never").exists()
