@@ -258,6 +258,11 @@ def run_search(
     or too few periods for the outer or the inner folds (before logging)."""
     if n_trials < 1:
         raise ConfigError(f"--search {n_trials}: the number of trials must be >= 1")
+    if config.scale.backend != "pandas":
+        raise ConfigError(
+            "--search runs on the single-machine path (scale.backend = \"pandas\"); search on a "
+            "sample of the panel, then train on the dask backend with the parameters found"
+        )
     window = tuning_window(config, search_data(config))
     previous = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # our own progress line per trial
