@@ -260,7 +260,7 @@ def run_search(
         raise ConfigError(f"--search {n_trials}: the number of trials must be >= 1")
     if config.scale.backend != "pandas":
         raise ConfigError(
-            "--search runs on the single-machine path (scale.backend = \"pandas\"); search on a "
+            '--search runs on the single-machine path (scale.backend = "pandas"); search on a '
             "sample of the panel, then train on the dask backend with the parameters found"
         )
     window = tuning_window(config, search_data(config))

@@ -22,6 +22,7 @@ from experiments.prepare import prepare
 from experiments.run import run_training
 from experiments.scale.cluster import dask_client
 from experiments.scale.frame import prepare_lazy
+from experiments.search import run_search
 from features.build import PERIOD_INDEX
 from features.errors import DataContractError
 from models import distributed
@@ -201,6 +202,11 @@ def test_scale_config_is_validated(grid: Path) -> None:
         load_config(None, ['scale.backend="spark"'])
     with pytest.raises(ConfigError, match="memory_limit"):
         run_training(grid_config(grid, 'scale.memory_limit="lots"'), grid / "x", print)
+    with pytest.raises(ConfigError, match="--search runs on the single-machine path"):
+        run_search(grid_config(grid), 2, grid / "x", print)
+    assert not (grid / "x").exists()
+    bare = load_config(grid / "scale.toml", ["scale.backend=dask", "scale.scheduler=tcp://h:1"])
+    assert (bare.scale.backend, bare.scale.scheduler) == ("dask", "tcp://h:1")  # bare text
 
 
 def test_the_single_machine_path_refuses_a_panel_beyond_its_limit(grid: Path) -> None:
