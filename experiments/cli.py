@@ -47,6 +47,9 @@ def quiet_library_logs(verbose: bool) -> None:
     (before, through MLflow's MLFLOW_LOGGING_LEVEL, which a user's own setting overrides)."""
     if not verbose:
         os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    # read when Dask is first imported (importing `distributed` sets its own level): errors
+    # only; a failed worker task reaches the user as the client's one `error:` line
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "info" if verbose else "error")
     for name in LIBRARY_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
 

@@ -12,7 +12,13 @@ from experiments.config import ConfigError, ExperimentConfig
 from features import synthetic
 from features.catalog import FeatureCatalog, load_catalog
 from features.errors import DataContractError
-from features.loaders import count_panel_rows, read_geometry, read_panel
+from features.loaders import (
+    count_panel_rows,
+    files_digest,
+    parquet_files,
+    read_geometry,
+    read_panel,
+)
 from features.schema import check_outcome_varies, validate_panel
 from features.spatial import border_adjacency, queen_adjacency, split_by_country
 
@@ -83,12 +89,21 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         panel=panel,
         catalog=catalog,
         source=source,
-        fingerprint=panel_fingerprint(panel),
+        fingerprint=data_fingerprint(config, panel),
         synthetic=config.is_synthetic,
         **spatial_inputs(config, panel, geometry, source),
         oracle=oracle,
         contributions=contributions,
     )
+
+
+def data_fingerprint(config: ExperimentConfig, panel: pd.DataFrame) -> str:
+    """The run's data fingerprint: the validated panel's content hash, or on the dask backend
+    (whose panel is never whole in one process) the hash of its Parquet files, so `plan`,
+    `predict` and `retrain` recognise the data a dask-trained model learnt from."""
+    if config.scale.backend == "dask":
+        return files_digest(parquet_files(config.data.panel))
+    return panel_fingerprint(panel)
 
 
 def check_fits_in_memory(source: str, max_rows: int) -> None:

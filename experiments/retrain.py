@@ -168,6 +168,7 @@ def _challenger_inputs(
     with large drift)."""
     progress("loading the champion's data and the new periods")
     base = champion.config
+    _check_backend(base, request.overrides)
     old = load_inputs(base)
     if tracking.run_tag(champion.run_id, registry.FINGERPRINT_TAG) not in (None, old.fingerprint):
         raise ConfigError(
@@ -194,6 +195,19 @@ def _challenger_inputs(
     )
     progress(f"training the challenger on {combined['period'].nunique()} periods")
     return config, old.panel, drift, outcome, large
+
+
+def _check_backend(base: ExperimentConfig, overrides: list[str]) -> None:
+    """Refuse a challenger on the dask backend (before anything is written): retrain scores
+    champion and challenger on rows held in memory."""
+    backend = apply_overrides(base.model_dump(), overrides).get("scale", {}).get("backend")
+    if backend == "dask":
+        raise ConfigError(
+            "retrain scores champion and challenger on rows in memory, and the champion was "
+            'trained with scale.backend = "dask": add --set scale.backend=pandas if the '
+            "combined panel fits (scale.max_rows_in_memory), or train on the whole panel "
+            "again on the dask backend and compare the runs with train.py compare"
+        )
 
 
 def _record_decision(

@@ -68,16 +68,21 @@ def parquet_files(path: str | Path) -> list[Path]:
     return [path]
 
 
+def parquet_rows(path: Path) -> int:
+    """Rows of one Parquet file, from its footer."""
+    try:
+        return pq.ParquetFile(path).metadata.num_rows
+    except (OSError, pa.ArrowException) as exc:
+        raise DataContractError(f"{path}: cannot be read as Parquet ({exc})") from None
+
+
 def count_panel_rows(path: str | Path) -> int | None:
     """Rows of a Parquet panel from the files' footers (nothing else is read); None for a
     CSV (its rows are counted by reading it)."""
     path = Path(path)
     if not path.is_dir() and path.suffix.lower() not in PARQUET_SUFFIXES:
         return None
-    try:
-        return sum(pq.ParquetFile(f).metadata.num_rows for f in parquet_files(path))
-    except (OSError, pa.ArrowException) as exc:
-        raise DataContractError(f"{path}: cannot be read as Parquet ({exc})") from None
+    return sum(parquet_rows(f) for f in parquet_files(path))
 
 
 def parquet_columns(path: Path) -> list[str]:

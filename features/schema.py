@@ -306,7 +306,9 @@ def check_outcome_varies(panel: pd.DataFrame, source: str) -> None:
         )
 
 
-def validate_panel(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) -> pd.DataFrame:
+def validate_panel(
+    panel: pd.DataFrame, catalog: FeatureCatalog, source: str, whole: bool = True
+) -> pd.DataFrame:
     """Check `panel` against the contract and return a normalised copy sorted by keys.
 
     Raises DataContractError naming `source`, the column and example rows on: no rows,
@@ -316,6 +318,8 @@ def validate_panel(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) ->
     (catalog `protected = true`) and features the catalog declares `missing = "allowed"` may
     hold NaN (empty cells); they must not be infinite. Districts that end
     before the last period are only a logged warning (they get no forecast).
+    `whole=False` validates one part of a panel (a file of several): the period checks
+    across rows (gaps, early ends) are left to `check_keys_across_parts` on the whole.
     """
     panel = panel.reset_index(drop=True)
     if len(panel) == 0:
@@ -331,8 +335,9 @@ def validate_panel(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) ->
         panel = _pandera_schema(catalog, list(panel.columns)).validate(panel, lazy=True)
     except pa.errors.SchemaErrors as errors:
         _raise_pandera(errors, panel, source)
-    check_gaps(panel, source)
-    warn_early_ends(panel, source)
+    if whole:
+        check_gaps(panel, source)
+        warn_early_ends(panel, source)
     ordered = [c for c in KEYS + LABELS + [OUTCOME] if c in panel.columns]
     ordered += list(catalog.features)
     return panel[ordered].sort_values(KEYS, kind="stable").reset_index(drop=True)

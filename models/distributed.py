@@ -42,13 +42,14 @@ def fit_booster(client, X, y, settings: XGBoostSettings, seed: int) -> xgb.Boost
     """Train on dask DataFrame `X` and Series `y` (the labelled training rows) on `client`'s
     workers; returns the booster (a plain object on this process)."""
     matrix = dxgb.DaskQuantileDMatrix(client, X, y)
-    found = dxgb.train(
-        client,
-        booster_params(settings, seed),
-        matrix,
-        num_boost_round=settings.n_estimators,
-        verbose_eval=False,
-    )
+    with xgb.config_context(verbosity=0):  # passed to the workers: no "got rank" lines
+        found = dxgb.train(
+            client,
+            booster_params(settings, seed),
+            matrix,
+            num_boost_round=settings.n_estimators,
+            verbose_eval=False,
+        )
     return found["booster"]
 
 

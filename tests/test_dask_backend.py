@@ -18,7 +18,9 @@ import pytest
 from benchmarks.scale_panel import generate
 from experiments.config import ConfigError, load_config
 from experiments.data import load_inputs
+from experiments.plan import PlanRequest, make_plan
 from experiments.prepare import prepare
+from experiments.retrain import RetrainRequest, retrain
 from experiments.run import run_training
 from experiments.scale.cluster import dask_client
 from experiments.scale.frame import prepare_lazy
@@ -214,3 +216,37 @@ def test_the_single_machine_path_refuses_a_panel_beyond_its_limit(grid: Path) ->
     with pytest.raises(ConfigError, match=r"3,600 rows .* scale\.backend=\"dask\""):
         run_training(config, grid / "never", print)
     assert not (grid / "never").exists()
+
+
+def test_files_split_by_month_and_an_empty_file_are_one_panel(grid: Path, tmp_path: Path) -> None:
+    """Files need not be whole periods: gaps are checked across files, empty files skipped."""
+    whole = pd.concat([pd.read_parquet(f) for f in sorted((grid / "panel").glob("*.parquet"))])
+    month = whole["period"].str[5:7].astype(int)
+    panel = tmp_path / "panel"
+    panel.mkdir()
+    whole[month % 2 == 0].to_parquet(panel / "even.parquet")
+    whole[month % 2 == 1].to_parquet(panel / "odd.parquet")
+    whole.head(0).to_parquet(panel / "zz-empty.parquet")
+    config = grid_config(grid, f'data.panel="{panel}"')
+    with dask_client(config.scale, lambda message: None) as client:
+        lazy = prepare_lazy(config, client, lambda message: None)
+        rows = len(lazy.model_frame)
+    assert rows == len(lazy.prepared.frame) == CELLS * MONTHS
+    assert [f.name for f in lazy.files] == ["even.parquet", "odd.parquet"]
+
+
+def test_plan_and_retrain_on_a_dask_champion(dask_run: dict, tmp_path: Path) -> None:
+    """plan knows the data the model learnt from (no false "data changed" warning);
+    retrain refuses a dask challenger before writing anything."""
+    name = dask_run["result"].summary.registered_model
+    messages: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", dask_run["uri"])
+        make_plan(PlanRequest(f"{name}@champion", budget=3.0), tmp_path / "plan", messages.append)
+        request = RetrainRequest(new_data=str(tmp_path / "new.parquet"), model=f"{name}@champion")
+        pd.DataFrame({"district_id": ["x"]}).to_parquet(tmp_path / "new.parquet")
+        with pytest.raises(ConfigError, match="scale.backend=pandas"):
+            retrain(request, tmp_path / "retrain", messages.append)
+    assert not any("data changed" in m for m in messages)
+    assert (tmp_path / "plan" / "plan.csv").exists()
+    assert not (tmp_path / "retrain").exists()

@@ -60,7 +60,7 @@ def dask_client(scale: ScaleSection, progress: Callable[[str], None]) -> Iterato
             memory_limit=scale.memory_limit,
             processes=True,
             dashboard_address=None,
-            silence_logs=logging.ERROR,
+            silence_logs=logging.CRITICAL,  # the client raises a worker's error itself
         ) as cluster,
         Client(cluster) as client,
     ):

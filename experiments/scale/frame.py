@@ -31,6 +31,7 @@ from features.loaders import (
     files_digest,
     parquet_columns,
     parquet_files,
+    parquet_rows,
     read_geometry,
     read_parquet_file,
 )
@@ -59,6 +60,15 @@ class LazyData:
     files: list[Path]
 
 
+def panel_files(source: str) -> list[Path]:
+    """The panel's Parquet files holding rows (writers of partitioned data leave empty ones);
+    raises DataContractError when none does."""
+    files = [path for path in parquet_files(source) if parquet_rows(path)]
+    if not files:
+        raise DataContractError(f"{source}: the panel has no rows (its Parquet files are empty)")
+    return files
+
+
 def _slim_columns(path: Path, catalog: FeatureCatalog) -> list[str]:
     wanted = [*KEYS, *LABELS, OUTCOME, *catalog.protected_features]
     present = parquet_columns(path)
@@ -81,7 +91,8 @@ def read_slim_panel(files: list[Path], catalog: FeatureCatalog, source: str) -> 
         present = FeatureCatalog(
             features={n: s for n, s in slim.features.items() if n in part.columns}
         )
-        parts.append(validate_panel(part, present, str(path)).assign(**{PART: number}))
+        checked = validate_panel(part, present, str(path), whole=False)
+        parts.append(checked.assign(**{PART: number}))
     panel = check_keys_across_parts(pd.concat(parts, ignore_index=True), source)
     check_outcome_varies(panel, source)
     return panel
@@ -95,7 +106,7 @@ def model_partition(
     district_id and period_index), model features as float32."""
     problem = None
     try:
-        panel = validate_panel(read_parquet_file(path), catalog, str(path))
+        panel = validate_panel(read_parquet_file(path), catalog, str(path), whole=False)
     except DataContractError as exc:
         problem = str(exc)
     if problem is not None:  # raised afresh: pandera's errors held as its context do not pickle
@@ -158,7 +169,7 @@ def prepare_lazy(
 ) -> LazyData:
     """Read, validate and build the dask backend's data (see the module docstring)."""
     source = config.data.panel
-    files = parquet_files(source)
+    files = panel_files(source)
     catalog = load_catalog(config.data.catalog or None)
     progress(f"reading keys and incidents of {len(files)} Parquet file(s) in {source}")
     panel = read_slim_panel(files, catalog, source)

@@ -25,7 +25,7 @@ import xgboost as xgb
 from experiments.config import ExperimentConfig
 from experiments.run import Evaluation, FinalModel, RunResult, preflight, write_and_log
 from experiments.scale.cluster import dask_client
-from experiments.scale.frame import LazyData, prepare_lazy
+from experiments.scale.frame import LazyData, panel_files, prepare_lazy
 from experiments.summary import summarise
 from features.build import PERIOD_INDEX, TARGET
 from models import distributed, explain
@@ -170,6 +170,7 @@ def run_training_dask(
     of result files, MLflow run and registered model (see the module docstring)."""
     started = time.perf_counter()
     preflight(config, output_dir)
+    panel_files(config.data.panel)  # a CSV or missing panel is refused before the cluster starts
     with dask_client(config.scale, progress) as client:
         lazy = prepare_lazy(config, client, progress)
         evaluation, held_out = evaluate(config, lazy, client, progress)
