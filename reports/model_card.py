@@ -48,7 +48,10 @@ def model_card(res: Results) -> dict:
         "metrics": {m: metrics[m] for m in order},
         "metric_names": list(next(iter(metrics.values()))) if metrics else [],
         "bars": plots.metric_bars({m: metrics[m] for m in order}, CARD_METRICS, main),
-        "folds": [asdict(f) for f in s.folds],
+        "folds": [
+            {**asdict(f), "test_period": period_label(f.test_period_index, s.data.periods[0])}
+            for f in s.folds
+        ],
         "top_k": s.evaluation.get("top_k"),
         "reliability": None,
         "per_fold": None,
@@ -61,6 +64,7 @@ def model_card(res: Results) -> dict:
         "baselines": s.baselines,
         "candidate": (s.selection or {}).get("candidate"),
         "selection": _selection_text(s.selection),
+        "candidate": (s.selection or {}).get("candidate"),  # the model that had to beat the rest
     }
     if res.predictions is not None:
         models = [m for m in order if m in res.predictions.columns]
@@ -101,6 +105,14 @@ def spillover(res: Results, labels: pd.DataFrame, period: str) -> dict | None:
     }
 
 
+def period_label(index: int, first_period: str) -> str:
+    """A period index as the panel writes the period: a year, or YYYY-MM for monthly
+    panels (index = year * 12 + month - 1)."""
+    if "-" in str(first_period):
+        return f"{index // 12}-{index % 12 + 1:02d}"
+    return str(index)
+
+
 def limitations(res: Results, card: dict) -> list[str]:
     s = res.summary
     notes = [
@@ -109,7 +121,10 @@ def limitations(res: Results, card: dict) -> list[str]:
         "Incident data counts what was reported: districts with less media or monitoring "
         "coverage may look safer than they are, and the model learns that bias.",
         "Intervals come from a small bootstrap ensemble; they show model uncertainty, not all "
-        "uncertainty.",
+        "uncertainty."
+        if "risk_low" in res.forecast.columns and res.forecast["risk_low"].notna().any()
+        else "This run made no intervals (no bootstrap refits): its probabilities are point "
+        "estimates.",
         "Program effects and costs are assumptions, not measured impacts; plan reductions are "
         "model counterfactuals resting on associations, not causal estimates.",
     ]

@@ -270,12 +270,22 @@ def _notes(res: Results) -> dict[str, str]:
     notes = dict.fromkeys(("map", "drivers", "plan", "audit", "calibration"), "")
     if res.geometry is None:
         notes["map"] = f"No district polygons in the results ({GEOMETRY_FILE}): no map."
-    if res.district_drivers is None or res.district_profiles is None:
+    if res.district_drivers is None:
         notes["drivers"] = (
             "No SHAP tables in the results (explain disabled): drivers, waterfalls and "
             "stability are omitted."
         )
-    if res.plan is None:
+    elif res.district_profiles is None:
+        notes["drivers"] = (
+            "No district profiles in the results (the run made no refits): driver "
+            "stability and the top-driver column are omitted."
+        )
+    if res.plan is None and res.district_drivers is not None:
+        notes["plan"] = (
+            f"No {PLAN_FILE}: this run made no plan (the dask backend makes none); "
+            "`train.py plan --budget B --model REF` plans from its registered model."
+        )
+    elif res.plan is None:
         notes["plan"] = f"No {PLAN_FILE} in the results (explain/targeting disabled): no plan."
     if _disparity_columns_missing(res):
         notes["audit"] = (
@@ -285,6 +295,12 @@ def _notes(res: Results) -> dict[str, str]:
     if res.predictions is None:
         notes["calibration"] = f"No {PREDICTIONS_FILE}: reliability diagram omitted."
     return notes
+
+
+def has_interval(res: Results) -> bool:
+    """Whether the forecast carries a 90 % interval (the run made bootstrap refits)."""
+    forecast = res.forecast
+    return "risk_low" in forecast.columns and bool(forecast["risk_low"].notna().any())
 
 
 def _disparity_columns_missing(res: Results) -> bool:
@@ -321,6 +337,7 @@ def render_report(res: Results) -> str:
     track = brief.track_record(res, card.get("top_k"))
     context = {
         "b": brief.headline(res, labels),
+        "has_interval": has_interval(res),
         "bands": brief.band_ranges(),
         "truth_coverage": (res.summary.truth_plan or {}).get("risk_coverage"),
         "track": track,

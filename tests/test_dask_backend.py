@@ -250,3 +250,13 @@ def test_plan_and_retrain_on_a_dask_champion(dask_run: dict, tmp_path: Path) -> 
     assert not any("data changed" in m for m in messages)
     assert (tmp_path / "plan" / "plan.csv").exists()
     assert not (tmp_path / "retrain").exists()
+
+
+def test_the_report_says_what_this_backend_did_not_make(dask_run: dict, tmp_path: Path) -> None:
+    from reports.risk_report import build_report
+
+    html = build_report(dask_run["out"], tmp_path / "report.html").read_text()
+    assert "No intervals: this run made no bootstrap refits" in html
+    assert "with a 90% interval" not in html and "uncertainty map and the" not in html
+    assert "trained on a Dask cluster" in html and "this run made no plan" in html
+    assert "explain disabled" not in html  # it was not: TreeSHAP of the forecast is there
