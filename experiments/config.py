@@ -99,7 +99,7 @@ class ScaleSection(Section):
     memory_limit: str = "auto"  # per LocalCluster worker: "auto", "6GiB", ...
     # dask: TreeSHAP for the forecast period plus this many held-out rows (a seeded sample)
     shap_holdout_rows: int = Field(0, ge=0)
-    # pandas: a panel with more rows is refused with a pointer to the dask backend
+    # pandas: a Parquet panel with more rows is refused with a pointer to the dask backend
     max_rows_in_memory: int = Field(3_000_000, ge=1)
 
     @field_validator("scheduler")
@@ -133,7 +133,8 @@ class ExperimentConfig(Section):
         if self.scale.backend == "dask" and not self.data.panel:
             raise ValueError(
                 'scale.backend = "dask" reads a Parquet panel (a file or a folder of them): '
-                "set data.panel (`train.py synth` or benchmarks/scale_panel.py write one)"
+                "set data.panel (benchmarks/scale_panel.py writes one; pandas writes a CSV "
+                "panel as Parquet: pd.read_csv(path).to_parquet(new_path))"
             )
         return self
 

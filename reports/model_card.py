@@ -64,7 +64,6 @@ def model_card(res: Results) -> dict:
         "baselines": s.baselines,
         "candidate": (s.selection or {}).get("candidate"),
         "selection": _selection_text(s.selection),
-        "candidate": (s.selection or {}).get("candidate"),  # the model that had to beat the rest
     }
     if res.predictions is not None:
         models = [m for m in order if m in res.predictions.columns]

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import geopandas as gpd
 import pandas as pd
+from conftest import TINY_REGION
 from shapely.geometry import box
 
 from reports.maps import borders_of as _borders
@@ -62,3 +63,18 @@ def test_no_spillover_paragraph_without_cross_border_features() -> None:
     drivers = _drivers().query("feature == 'hist_decay'")
     assert spillover(SimpleNamespace(district_drivers=drivers), LABELS, "2016") is None
     assert spillover(SimpleNamespace(district_drivers=None), LABELS, "2016") is None
+
+
+def test_a_report_with_cross_border_lags_renders(tmp_path) -> None:
+    """The spillover paragraph names the cross-border features by their labels (it once
+    failed to render: a function given to Jinja's `map` filter)."""
+    from experiments.config import load_config
+    from experiments.run import run_training
+    from reports.risk_report import build_report
+
+    overrides = [o for o in TINY_REGION if o != "--set"] + ["data.cross_border_lags=true"]
+    overrides += ["synthetic.n_districts=120", "data.cross_border_tolerance_km=20"]
+    run_training(load_config(None, overrides), tmp_path / "out", lambda message: None)
+    html = build_report(tmp_path / "out", tmp_path / "report.html").read_text()
+    paragraph = html.split("Incidents in neighbouring districts across a national border (")[1]
+    assert paragraph.startswith("Cross-border neighbours")
