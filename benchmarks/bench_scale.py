@@ -42,11 +42,15 @@ PROGRESS = re.compile(r"^\[\s*([0-9.]+)s\] (.*)$")
 
 def tree_rss(process: psutil.Process) -> int:
     """Resident bytes of a process and all its descendants (0 for those gone meanwhile)."""
+    try:
+        members = [process, *process.children(recursive=True)]
+    except psutil.Error:  # the process ended meanwhile
+        return 0
     total = 0
-    for member in [process, *process.children(recursive=True)]:
+    for member in members:
         try:
             total += member.memory_info().rss
-        except psutil.Error:
+        except psutil.Error:  # a child ended meanwhile
             pass
     return total
 
