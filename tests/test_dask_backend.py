@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from benchmarks.scale_panel import generate
+from experiments import tracking
 from experiments.config import ConfigError, load_config
 from experiments.data import load_inputs
 from experiments.plan import PlanRequest, make_plan
@@ -133,6 +134,10 @@ def test_result_files_and_explanations(dask_run: dict) -> None:
     assert summary["baselines"] == ["historical_rate", "persistence"]
     assert summary["data"]["n_rows"] == CELLS * MONTHS
     assert summary["model_version"] == "1" and summary["became_champion"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", dask_run["uri"])
+        assert tracking.run_tag(summary["run_id"], "rootcast.dask_workers") == "1"
+        assert tracking.run_tag(summary["run_id"], "rootcast.dask_threads") == "1"
     forecast = pd.read_csv(out / "forecast.csv")
     assert len(forecast) == CELLS
     assert forecast.get("risk_low", pd.Series(dtype=float)).isna().all()  # no refits: none

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from experiments import tracking
 from experiments.config import ExperimentConfig
 from experiments.run import Evaluation, FinalModel, RunResult, preflight, write_and_log
 from experiments.scale.cluster import dask_client
@@ -172,6 +173,12 @@ def run_training_dask(
     preflight(config, output_dir)
     panel_files(config.data.panel)  # a CSV or missing panel is refused before the cluster starts
     with dask_client(config.scale, progress) as client:
+        workers = client.scheduler_info().get("workers", {}).values()
+        shape = {  # results depend on it (xgboost's histograms are built per worker)
+            "rootcast.backend": "dask",
+            "rootcast.dask_workers": str(len(workers)),
+            "rootcast.dask_threads": str(sum(w.get("nthreads", 0) for w in workers)),
+        }
         lazy = prepare_lazy(config, client, progress)
         evaluation, held_out = evaluate(config, lazy, client, progress)
         progress("fitting the final model on all labelled periods")
@@ -184,4 +191,6 @@ def run_training_dask(
     summary.targeting = None  # no plan on this backend
     forecast = final.forecast.sort_values("probability", ascending=False, kind="stable")
     parts = (data, evaluation, final, forecast, found, None)
-    return write_and_log(config, output_dir, summary, parts, started, progress)
+    result = write_and_log(config, output_dir, summary, parts, started, progress)
+    tracking.tag_run(result.summary.run_id, shape)
+    return result
