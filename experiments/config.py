@@ -189,9 +189,12 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         where = ".".join(str(p) for p in first["loc"])
         overridden = [o.partition("=")[0].strip() for o in overrides or []]
         named = [o for o in overridden if o == where or o.startswith(f"{where}.")]
-        source = f"--set {named[0]}" if named and where else f"{path}: {where}"
         if not where:  # a rule across sections: the message names the keys
             source = f"{path}" + (f" with --set {', '.join(overridden)}" if overridden else "")
+        elif named:
+            source = f"--set {named[0]}"
+        else:
+            source = f"{path}: {where}"
         raise ConfigError(f"{source}: {first['msg']}") from None
 
 

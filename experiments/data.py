@@ -78,11 +78,7 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         source = config.data.panel
         check_fits_in_memory(source, config.scale.max_rows_in_memory)
         panel = validate_panel(read_panel(source), catalog, source)
-        geometry = (
-            read_geometry(config.data.geometry, config.data.geometry_id_column)
-            if config.data.geometry
-            else None
-        )
+        geometry = configured_geometry(config)
         oracle = contributions = None
     check_outcome_varies(panel, source)
     return ExperimentInputs(
@@ -95,6 +91,13 @@ def load_inputs(config: ExperimentConfig) -> ExperimentInputs:
         oracle=oracle,
         contributions=contributions,
     )
+
+
+def configured_geometry(config: ExperimentConfig):
+    """The polygons of `data.geometry`, None when the config names none."""
+    if not config.data.geometry:
+        return None
+    return read_geometry(config.data.geometry, config.data.geometry_id_column)
 
 
 def data_fingerprint(config: ExperimentConfig, panel: pd.DataFrame) -> str:

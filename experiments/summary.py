@@ -71,6 +71,7 @@ def summarise(
         summary.explain = {"caveat": CAVEAT, **found.metrics}
         summary.truth_recovery = found.recovery
         summary.truth_plan = found.plan_scores
+    if found is not None and "plan" in found.tables:  # the settings the plan was made under
         t = config.targeting
         summary.targeting = {
             "budget": t.budget,

@@ -104,6 +104,12 @@ def spillover(res: Results, labels: pd.DataFrame, period: str) -> dict | None:
     }
 
 
+def has_interval(res: Results) -> bool:
+    """Whether the forecast carries a 90 % interval (the run made bootstrap refits)."""
+    forecast = res.forecast
+    return "risk_low" in forecast.columns and bool(forecast["risk_low"].notna().any())
+
+
 def period_label(index: int, first_period: str) -> str:
     """A period index as the panel writes the period: a year, or YYYY-MM for monthly
     panels (index = year * 12 + month - 1)."""
@@ -121,7 +127,7 @@ def limitations(res: Results, card: dict) -> list[str]:
         "coverage may look safer than they are, and the model learns that bias.",
         "Intervals come from a small bootstrap ensemble; they show model uncertainty, not all "
         "uncertainty."
-        if "risk_low" in res.forecast.columns and res.forecast["risk_low"].notna().any()
+        if has_interval(res)
         else "This run made no intervals (no bootstrap refits): its probabilities are point "
         "estimates.",
         "Program effects and costs are assumptions, not measured impacts; plan reductions are "

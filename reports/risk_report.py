@@ -27,7 +27,7 @@ from reports import brief, naming, plots
 from reports.audit import disparity_audit
 from reports.contract import GEOMETRY_FILE, SUMMARY_FILE, TABLES_BY_KEY
 from reports.maps import aggregate_rows, district_maps
-from reports.model_card import limitations, model_card, spillover
+from reports.model_card import has_interval, limitations, model_card, spillover
 from reports.results import Results, district_labels, load_results
 
 TOP_N = 25
@@ -295,12 +295,6 @@ def _notes(res: Results) -> dict[str, str]:
     if res.predictions is None:
         notes["calibration"] = f"No {PREDICTIONS_FILE}: reliability diagram omitted."
     return notes
-
-
-def has_interval(res: Results) -> bool:
-    """Whether the forecast carries a 90 % interval (the run made bootstrap refits)."""
-    forecast = res.forecast
-    return "risk_low" in forecast.columns and bool(forecast["risk_low"].notna().any())
 
 
 def _disparity_columns_missing(res: Results) -> bool:

@@ -24,7 +24,7 @@ from experiments.prepare import prepare
 from experiments.retrain import RetrainRequest, retrain
 from experiments.run import run_training
 from experiments.scale.cluster import dask_client
-from experiments.scale.frame import prepare_lazy
+from experiments.scale.frame import panel_files, prepare_lazy
 from experiments.search import run_search
 from features.build import PERIOD_INDEX
 from features.errors import DataContractError
@@ -100,7 +100,7 @@ def test_features_equal_the_single_machine_frame(grid: Path) -> None:
     config = grid_config(grid)
     data = prepare(load_config(grid / "scale.toml"), load_inputs(load_config(grid / "scale.toml")))
     with dask_client(config.scale, lambda message: None) as client:
-        lazy = prepare_lazy(config, client, lambda message: None)
+        lazy = prepare_lazy(config, panel_files(config.data.panel), client, lambda m: None)
         workers = lazy.model_frame.compute()
         # TreeSHAP through the Dask predict = TreeSHAP of the registered pipeline, locally
         settings, features = config.model.xgboost, lazy.prepared.features
@@ -234,7 +234,7 @@ def test_files_split_by_month_and_an_empty_file_are_one_panel(grid: Path, tmp_pa
     whole.head(0).to_parquet(panel / "zz-empty.parquet")
     config = grid_config(grid, f'data.panel="{panel}"')
     with dask_client(config.scale, lambda message: None) as client:
-        lazy = prepare_lazy(config, client, lambda message: None)
+        lazy = prepare_lazy(config, panel_files(config.data.panel), client, lambda m: None)
         rows = len(lazy.model_frame)
     assert rows == len(lazy.prepared.frame) == CELLS * MONTHS
     assert [f.name for f in lazy.files] == ["even.parquet", "odd.parquet"]

@@ -22,7 +22,11 @@ import pandas as pd
 from distributed import Client, wait
 
 from experiments.config import ExperimentConfig
-from experiments.data import ExperimentInputs, spatial_inputs
+from experiments.data import (
+    ExperimentInputs,
+    configured_geometry,
+    spatial_inputs,
+)
 from experiments.prepare import PreparedData, prepared
 from features.build import PERIOD_INDEX, TARGET, build_features
 from features.catalog import FeatureCatalog, load_catalog
@@ -32,7 +36,6 @@ from features.loaders import (
     parquet_columns,
     parquet_files,
     parquet_rows,
-    read_geometry,
     read_parquet_file,
 )
 from features.schema import (
@@ -75,21 +78,17 @@ def _slim_columns(path: Path, catalog: FeatureCatalog) -> list[str]:
     return [c for c in wanted if c in present]
 
 
-def _slim_catalog(catalog: FeatureCatalog) -> FeatureCatalog:
-    """The catalog of the slim read: its protected columns only."""
-    return FeatureCatalog(features={n: s for n, s in catalog.features.items() if s.protected})
-
-
 def read_slim_panel(files: list[Path], catalog: FeatureCatalog, source: str) -> pd.DataFrame:
     """Keys, labels, incidents and protected columns of every file, each file validated, then
     the keys across files; PART names each row's file (its position in `files`)."""
-    slim = _slim_catalog(catalog)
     parts = []
     for number, path in enumerate(files):
         part = read_parquet_file(path, _slim_columns(path, catalog))
         # protected columns a file lacks are caught when a worker validates the whole file
         present = FeatureCatalog(
-            features={n: s for n, s in slim.features.items() if n in part.columns}
+            features={
+                n: s for n, s in catalog.features.items() if s.protected and n in part.columns
+            }
         )
         checked = validate_panel(part, present, str(path), whole=False)
         parts.append(checked.assign(**{PART: number}))
@@ -152,10 +151,13 @@ def _model_frame(
     return dd.from_delayed(futures, meta=meta, verify_meta=False)
 
 
-def _full_rows(model_frame: dd.DataFrame, panel: pd.DataFrame, catalog: FeatureCatalog):
+def _full_rows(
+    model_frame: dd.DataFrame, frame: pd.DataFrame, panel: pd.DataFrame, catalog: FeatureCatalog
+):
     """The last EXAMPLE_PERIODS periods as panel rows (keys, labels, incidents, covariates in
-    float64, as a caller sends them): the registered model's example and dataset schema."""
-    last = np.sort(model_frame[PERIOD_INDEX].unique().compute())[-EXAMPLE_PERIODS:]
+    float64, as a caller sends them): the registered model's example and dataset schema.
+    `frame` is the model frame here (its periods), `panel` the slim panel (its labels)."""
+    last = np.sort(frame[PERIOD_INDEX].unique())[-EXAMPLE_PERIODS:]
     covariates = catalog.model_features
     rows = model_frame[model_frame[PERIOD_INDEX].isin(list(last))]
     rows = rows[["district_id", "period", *covariates]].compute()
@@ -165,19 +167,15 @@ def _full_rows(model_frame: dd.DataFrame, panel: pd.DataFrame, catalog: FeatureC
 
 
 def prepare_lazy(
-    config: ExperimentConfig, client: Client, progress: Callable[[str], None]
+    config: ExperimentConfig, files: list[Path], client: Client, progress: Callable[[str], None]
 ) -> LazyData:
-    """Read, validate and build the dask backend's data (see the module docstring)."""
+    """Read, validate and build the dask backend's data (see the module docstring) from the
+    panel's `files` (`panel_files`)."""
     source = config.data.panel
-    files = panel_files(source)
     catalog = load_catalog(config.data.catalog or None)
     progress(f"reading keys and incidents of {len(files)} Parquet file(s) in {source}")
     panel = read_slim_panel(files, catalog, source)
-    geometry = (
-        read_geometry(config.data.geometry, config.data.geometry_id_column)
-        if config.data.geometry
-        else None
-    )
+    geometry = configured_geometry(config)
     inputs = ExperimentInputs(
         panel=panel,
         catalog=catalog,
@@ -198,7 +196,7 @@ def prepare_lazy(
     data = prepared(config, inputs, frame, extended)
     progress(f"dask: validating {len(files)} file(s) and joining their features on the workers")
     model_frame = _model_frame(client, files, frame, data)
-    full = _full_rows(model_frame, panel, catalog)
+    full = _full_rows(model_frame, frame, panel, catalog)
     inputs = replace(inputs, panel=panel.drop(columns=PART), full_rows=full)
     return LazyData(
         replace(data, inputs=inputs, frame=frame.drop(columns=PART)), model_frame, files

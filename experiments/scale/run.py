@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import xgboost as xgb
@@ -139,12 +140,9 @@ def explain_forecast(
     if not config.explain.enabled:
         return None
     data, features = lazy.prepared, lazy.prepared.features
-    if booster is not None:
-        period = lazy.model_frame[lazy.model_frame[PERIOD_INDEX] == latest[PERIOD_INDEX].iloc[0]]
-        period = period.repartition(npartitions=1)  # one period: small; no empty partitions
-        shap_latest = distributed.tree_shap(client, booster, period[features])
-        ids = period[["district_id"]].compute()["district_id"].to_numpy()
-        shap_latest = shap_latest.set_index(ids).reindex(latest["district_id"].to_numpy())
+    if booster is not None:  # the forecast period's rows, already here, in forecast order
+        period = dd.from_pandas(latest[features], npartitions=1)
+        shap_latest = distributed.tree_shap(client, booster, period)
     else:
         shap_latest = explain.contributions(final.model, latest[features], features)
     shap_latest = shap_latest.reset_index(drop=True)
@@ -171,7 +169,7 @@ def run_training_dask(
     of result files, MLflow run and registered model (see the module docstring)."""
     started = time.perf_counter()
     preflight(config, output_dir)
-    panel_files(config.data.panel)  # a CSV or missing panel is refused before the cluster starts
+    files = panel_files(config.data.panel)  # a CSV panel is refused before the cluster starts
     with dask_client(config.scale, progress) as client:
         workers = client.scheduler_info().get("workers", {}).values()
         shape = {  # results depend on it (xgboost's histograms are built per worker)
@@ -179,7 +177,7 @@ def run_training_dask(
             "rootcast.dask_workers": str(len(workers)),
             "rootcast.dask_threads": str(sum(w.get("nthreads", 0) for w in workers)),
         }
-        lazy = prepare_lazy(config, client, progress)
+        lazy = prepare_lazy(config, files, client, progress)
         evaluation, held_out = evaluate(config, lazy, client, progress)
         progress("fitting the final model on all labelled periods")
         final, booster, latest = fit_final(config, lazy, client, evaluation)
@@ -188,7 +186,6 @@ def run_training_dask(
         found = explain_forecast(config, lazy, client, final, booster, latest, held_out)
     data = lazy.prepared
     summary = summarise(config, data, evaluation, final, found, BASELINES)
-    summary.targeting = None  # no plan on this backend
     forecast = final.forecast.sort_values("probability", ascending=False, kind="stable")
     parts = (data, evaluation, final, forecast, found, None)
     result = write_and_log(config, output_dir, summary, parts, started, progress)
