@@ -238,6 +238,8 @@ def test_files_split_by_month_and_an_empty_file_are_one_panel(grid: Path, tmp_pa
         rows = len(lazy.model_frame)
     assert rows == len(lazy.prepared.frame) == CELLS * MONTHS
     assert [f.name for f in lazy.files] == ["even.parquet", "odd.parquet"]
+    # plan, predict and retrain read the data the model learnt from, empty file included
+    assert lazy.prepared.inputs.fingerprint == load_inputs(config).fingerprint
 
 
 def test_plan_and_retrain_on_a_dask_champion(dask_run: dict, tmp_path: Path) -> None:

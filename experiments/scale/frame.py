@@ -25,6 +25,7 @@ from experiments.config import ExperimentConfig
 from experiments.data import (
     ExperimentInputs,
     configured_geometry,
+    data_fingerprint,
     spatial_inputs,
 )
 from experiments.prepare import PreparedData, prepared
@@ -32,7 +33,6 @@ from features.build import PERIOD_INDEX, TARGET, build_features
 from features.catalog import FeatureCatalog, load_catalog
 from features.errors import DataContractError
 from features.loaders import (
-    files_digest,
     parquet_columns,
     parquet_files,
     parquet_rows,
@@ -180,7 +180,7 @@ def prepare_lazy(
         panel=panel,
         catalog=catalog,
         source=source,
-        fingerprint=files_digest(files),
+        fingerprint=data_fingerprint(config, panel),
         synthetic=False,
         **spatial_inputs(config, panel, geometry, source),
     )
