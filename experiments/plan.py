@@ -68,6 +68,8 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
             "method": request.method or t.method,
         }
     )
+    if settings.risk_aversion:
+        progress("note: targeting.risk_aversion has no effect here: one model gives no interval")
     shap_values = explain.contributions(model, forecast[features], features)
     plan = plan_programs([model], frame, features, shap_values, programs, settings)
     plan = plan.assign(reduction_low=np.nan, reduction_high=np.nan)  # one model: no interval

@@ -77,5 +77,6 @@ def summarise(
             "budget": t.budget,
             "method": t.method,
             "max_per_district": t.max_per_district,
+            "risk_aversion": t.risk_aversion,
         }
     return summary

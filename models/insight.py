@@ -198,13 +198,22 @@ def plan_programs(
     settings: TargetingSettings,
 ) -> pd.DataFrame:
     """Program benefits of every forecast district (re-scored by each ensemble member) and
-    the plan allocated under `settings` (budget, max per district, method)."""
+    the plan allocated under `settings` (budget, max per district, method), maximising the
+    expected reduction or, with `settings.risk_aversion`, a lower one (`planning_value`)."""
     forecast = frame[forecast_rows(frame)].reset_index(drop=True)
     bounds = frame[features].agg(["min", "max"])
     benefits = targeting.program_benefits(
         ensemble, forecast[features], forecast, shap_forecast, programs, bounds
     )
-    return targeting.allocate(benefits, settings.budget, settings.max_per_district, settings.method)
+    value = targeting.planning_value(benefits, settings.risk_aversion)
+    plan = targeting.allocate(
+        benefits.assign(planning_value=value),
+        settings.budget,
+        settings.max_per_district,
+        settings.method,
+        value="planning_value",
+    )
+    return plan.drop(columns="planning_value")
 
 
 def check_truth(

@@ -156,6 +156,17 @@ def program_benefits(
     return pd.concat(rows, ignore_index=True)
 
 
+def planning_value(benefits: pd.DataFrame, risk_aversion: float) -> pd.Series:
+    """What the allocation maximises per row: `reduction - risk_aversion * (reduction -
+    reduction_low)`, so 0 plans on the expected reduction and 1 on the interval's lower bound.
+    Rows without an interval (one model: `reduction_low` NaN) keep their expected reduction."""
+    if not 0 <= risk_aversion <= 1:  # also refuses NaN
+        raise ValueError(f"risk_aversion must be between 0 and 1, not {risk_aversion}")
+    reduction = benefits["reduction"]
+    shortfall = (reduction - benefits["reduction_low"]).fillna(0.0)
+    return reduction - risk_aversion * shortfall
+
+
 def allocate(
     benefits: pd.DataFrame,
     budget: float,
