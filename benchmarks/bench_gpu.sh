@@ -7,23 +7,28 @@
 #
 # Needs an NVIDIA GPU and the `xgboost` wheel built with CUDA (the project pins `xgboost-cpu`:
 # nothing in rootcast depends on a GPU). Panels are generated under /tmp/scale-1m and
-# /tmp/scale-10m (benchmarks/scale_panel.py, ~1 GB and ~9 GB of Parquet). Peak GPU memory is
-# the highest `memory.used` that nvidia-smi reported while each run went (sampled every 0.2 s).
+# /tmp/scale-10m (benchmarks/scale_panel.py, ~0.3 GB and ~2.5 GB of Parquet). Peak GPU memory and
+# mean GPU utilisation are read from nvidia-smi's `memory.used` and `utilization.gpu`, sampled
+# every 0.2 s while each run goes.
 set -euo pipefail
 py=${1:-python3}
 cd "$(dirname "$0")/.."
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-"$py" -c "import xgboost; print('xgboost', xgboost.__version__, 'CUDA', xgboost.build_info()['USE_CUDA'])"
+"$py" -c "import sys, xgboost; print('xgboost', xgboost.__version__); sys.exit(not xgboost.build_info()['USE_CUDA'])" ||
+    { echo "this xgboost has no CUDA: pip uninstall xgboost-cpu && pip install xgboost" >&2; exit 1; }
 echo "CPU cores: $(nproc)"
 
 run() {  # run NAME ARGS...: the floor with a GPU-memory sampler beside it
     local name=$1; shift
-    nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 200 >"/tmp/gpu-$name.log" &
-    local sampler=$!
+    nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv,noheader,nounits -lms 200 \
+        >"/tmp/gpu-$name.log" &
+    sampler=$!
+    trap 'kill "$sampler" 2>/dev/null' EXIT  # no sampler left running if the run fails
     echo "== $name: minimal_xgb.py $*"
     "$py" benchmarks/minimal_xgb.py "$@"
     kill "$sampler"
-    echo "peak GPU memory used $(sort -n "/tmp/gpu-$name.log" | tail -1) MiB"
+    awk -F', ' '$1 > m {m = $1} {u += $2; n++} END {printf "peak GPU memory used %d MiB, mean GPU utilisation %.0f %%\n", m, u / n}' \
+        "/tmp/gpu-$name.log"
 }
 
 for size in "1m 4200" "10m 41667"; do

@@ -70,15 +70,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--panel", type=Path, required=True)
     parser.add_argument("--folds", type=int, default=4)
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
-    parser.add_argument("--n-jobs", type=int, default=None, help="CPU threads (default: config)")
+    parser.add_argument(
+        "--device",
+        choices=["cpu", "cuda"],
+        default="cpu",
+        help="cuda: GPU training and TreeSHAP (needs the xgboost wheel built with CUDA)",
+    )
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=None,
+        help=f"CPU threads (default: model.xgboost.n_jobs = {XGBoostSettings().n_jobs})",
+    )
     args = parser.parse_args(argv)
     params = XGBoostSettings().model_dump()
     params["device"] = args.device
     if args.n_jobs is not None:
+        if args.n_jobs < 1:
+            parser.error(f"--n-jobs must be at least 1, not {args.n_jobs}")
         params["n_jobs"] = args.n_jobs
     if args.device == "cuda" and not xgb.build_info().get("USE_CUDA"):
-        parser.error("this xgboost is built without CUDA (xgboost-cpu): install the xgboost wheel")
+        parser.error(
+            "this xgboost is built without CUDA (xgboost-cpu): "
+            "pip uninstall xgboost-cpu && pip install xgboost"
+        )
     steps: dict[str, float] = {}
     clock = time.perf_counter()
 

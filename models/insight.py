@@ -213,7 +213,8 @@ def plan_programs(
         settings.method,
         value="planning_value",
     )
-    return plan.drop(columns="planning_value")
+    plan = plan.drop(columns="planning_value")  # plan.csv: largest reduction first, as always
+    return plan.sort_values("reduction", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def check_truth(

@@ -62,5 +62,6 @@ class TargetingSettings(Section):
     method: Literal["exact", "greedy"] = "exact"
     naive_program: str = "livelihoods"  # the comparison plan's one program for top-risk places
     # what the allocation maximises: 0 = the expected reduction; 1 = its interval's lower bound
-    # (the 5 % quantile of the ensemble); between, the mix (see targeting.planning_value)
+    # (the ensemble's 5 % quantile; with fewer than 20 models, its minimum); between, the mix
+    # (see targeting.planning_value)
     risk_aversion: float = Field(0.0, ge=0, le=1)

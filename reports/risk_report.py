@@ -258,7 +258,8 @@ def _plan(res: Results, labels: pd.DataFrame) -> dict:
     return {
         "rows": plan.sort_values("reduction", ascending=False).to_dict("records"),
         "totals": totals,
-        "targeting": s.targeting or {},
+        # summaries written before risk_aversion existed planned on the expected reduction
+        "targeting": {"risk_aversion": 0.0, **(s.targeting or {})},
         "assumptions": assumptions,
         "catalog_name": catalog_name,
         "truth": s.truth_plan,

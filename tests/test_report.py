@@ -159,6 +159,20 @@ def test_results_without_geometry_or_protected_columns_build_with_notes(
     assert 'id="note-map"' in text and 'id="note-audit"' in text
 
 
+def test_results_of_an_older_run_without_risk_aversion_build(run: dict, tmp_path: Path) -> None:
+    results = copy_results(run, tmp_path)
+    summary = json.loads((results / "summary.json").read_text())
+    assert summary["targeting"]["risk_aversion"] == 0.0
+    del summary["targeting"]["risk_aversion"]  # as written before the setting existed
+    (results / "summary.json").write_text(json.dumps(summary))
+    text = build_report(results, tmp_path / "report.html").read_text()
+    assert "risk aversion" not in section(text, "plan")
+    summary["targeting"]["risk_aversion"] = 0.5  # a plan made with risk aversion says so
+    (results / "summary.json").write_text(json.dumps(summary))
+    text = build_report(results, tmp_path / "report2.html").read_text()
+    assert "minus 0.50 × its distance to the 90% interval's lower bound" in section(text, "plan")
+
+
 def test_results_without_explanation_files_build_with_notes(run: dict, tmp_path: Path) -> None:
     results = copy_results(run, tmp_path)
     for name in EXPLAIN_FILES:

@@ -63,6 +63,7 @@ def test_risk_averse_plan_prefers_the_benefit_the_ensemble_agrees_on(aversion, c
     settings = TargetingSettings(budget=1.0, risk_aversion=aversion)
     plan = plan_programs(ensemble, frame, ["f", "g"], shap, programs, settings)
     assert plan["district_id"].tolist() == [chosen]
+    assert plan["reduction"].is_monotonic_decreasing
     assert "planning_value" not in plan.columns  # plan.csv's columns do not change
     expected = {"d1": (0.3, -0.1), "d2": (0.2, 0.15)}[chosen]
     assert plan[["reduction", "reduction_low"]].iloc[0].tolist() == pytest.approx(expected)

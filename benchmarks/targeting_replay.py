@@ -1,0 +1,302 @@
+"""Replay the plan against the synthetic truth with other program-benefit estimates.
+
+    python benchmarks/targeting_replay.py [--runs 7:600:0 11:600:0 23:600:0] [--cache DIR]
+                                          [--set KEY=VALUE ...]
+
+Each run (seed:districts:confounding of the synthetic region) trains the default config once
+(`run_training`, a temporary MLflow store) and keeps what the plan and the truth check see:
+the ensemble (the registered model and its bootstrap refits), SHAP of the forecast period, the
+model frame and the programs (cached as a pickle under --cache, reused when present). Then the
+same allocation (budget, max per district, SHAP candidates) is made with each benefit estimate
+below and graded on the truth: plan / oracle (true reduction of the plan over the oracle
+plan's) and estimate / true (the plan's summed estimate over its true reduction).
+
+The estimates: the model's counterfactual (`default`: what `train.py` plans with); the model's
+risk times the TRUE relative reduction and the true risk times the model's relative reduction
+(`split_*`, which part of the estimate loses); and alternatives tried in issue 12 (README
+"Where the plan loses against the oracle"). `monotone` declares the synthetic catalog's expected
+directions (an analyst's prior, written below), not the generator's truth.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import pickle
+import sys
+import tempfile
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xgboost as xgb
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import SplineTransformer, StandardScaler
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import models.insight as insight  # noqa: E402
+from experiments.config import load_config  # noqa: E402
+from experiments.run import run_training  # noqa: E402
+from features.build import TARGET, forecast_rows  # noqa: E402
+from models import targeting, truth  # noqa: E402
+from models.probability import ensemble_interval  # noqa: E402
+from models.settings import XGBoostSettings  # noqa: E402
+
+# the direction an analyst would declare for the synthetic catalog's actionable features
+DIRECTIONS = {
+    "poverty": 1,
+    "youth_unemployment": 1,
+    "school_enrolment": -1,
+    "literacy": -1,
+    "health_access": -1,
+    "electricity_access": -1,
+    "governance_quality": -1,
+    "corruption": 1,
+    "state_presence": -1,
+    "displacement": 1,
+}
+
+
+def capture(seed: int, districts: int, confounding: float, overrides: list[str]) -> dict:
+    """Train once and keep the plan's and the truth check's inputs (see the module doc)."""
+    kept: dict = {}
+    plan_programs, check_truth = insight.plan_programs, insight.check_truth
+
+    def keep_plan(ensemble, frame, features, shap_forecast, programs, settings):
+        kept.update(ensemble=ensemble, frame=frame, features=features, shap=shap_forecast)
+        kept.update(programs=programs, settings=settings)
+        return plan_programs(ensemble, frame, features, shap_forecast, programs, settings)
+
+    def keep_truth(frame, catalog, seen, plan, risk, programs, settings, synthetic, out):
+        check_truth(frame, catalog, seen, plan, risk, programs, settings, synthetic, out)
+        kept.update(scores=out.plan_scores)
+
+    config = load_config(
+        None,
+        [
+            f"synthetic.seed={seed}",
+            f"synthetic.n_districts={districts}",
+            f"synthetic.confounding={confounding}",
+            *overrides,
+        ],
+    )
+    insight.plan_programs, insight.check_truth = keep_plan, keep_truth
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    try:
+        with tempfile.TemporaryDirectory() as store:
+            os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{store}/mlflow.db"
+            run_training(config, Path(store) / "out", progress=lambda message: None)
+    finally:
+        insight.plan_programs, insight.check_truth = plan_programs, check_truth
+        if uri is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = uri
+    return kept
+
+
+class Replay:
+    """One captured run: its forecast rows, the models' and the truth's reductions."""
+
+    def __init__(self, kept: dict):
+        self.kept = kept
+        frame, features = kept["frame"], kept["features"]
+        self.forecast = frame[forecast_rows(frame)].reset_index(drop=True)
+        self.X = self.forecast[features]
+        self.bounds = frame[features].agg(["min", "max"])
+        self.programs = kept["programs"].programs
+        self.risk = np.vstack([m.predict_proba(self.X)[:, 1] for m in kept["ensemble"]])
+        self.true_risk = truth.true_probability(self.X)
+        self.after = {name: self.apply(spec) for name, spec in self.programs.items()}
+        self.reduction = {  # (models, rows) per program
+            name: self.risk - np.vstack([m.predict_proba(a)[:, 1] for m in kept["ensemble"]])
+            for name, a in self.after.items()
+        }
+        self.true_reduction = {
+            name: self.true_risk - truth.true_probability(a) for name, a in self.after.items()
+        }
+
+    def apply(self, spec, X: pd.DataFrame | None = None) -> pd.DataFrame:
+        return targeting.apply_program(self.X if X is None else X, spec, self.bounds)
+
+    def grade(self, estimate: dict[str, np.ndarray]) -> dict[str, float]:
+        """Plan with `estimate` (program -> reduction per forecast row) as `train.py` would."""
+        settings = self.kept["settings"]
+        parts = []
+        for name, spec in self.programs.items():
+            push = self.kept["shap"][spec.features].sum(axis=1).to_numpy()
+            part = self.forecast[["district_id", "period"]].assign(
+                program=name, cost=spec.cost_per_district, reduction=estimate[name]
+            )
+            parts.append(part[(push > 0) & (self.risk[0] >= spec.min_risk)])
+        plan = targeting.allocate(
+            pd.concat(parts, ignore_index=True),
+            settings.budget,
+            settings.max_per_district,
+            settings.method,
+        )
+        catalog = self.kept["programs"]
+        true = truth.plan_row_truth(plan, self.X, self.forecast, catalog, self.bounds).sum()
+        benefits = truth.true_benefits(self.X, self.forecast, catalog, self.bounds)
+        oracle = truth.oracle_plan(benefits, catalog, settings.budget, settings.max_per_district)
+        return {
+            "plan_to_oracle": true / oracle["reduction"].sum(),
+            "estimate_to_true": plan["reduction"].sum() / true if true > 0 else float("nan"),
+        }
+
+
+def relative(replay: Replay, models: list, risk: np.ndarray) -> dict[str, np.ndarray]:
+    """`risk` x the mean over `models` of each program's relative reduction."""
+    out = {}
+    for name, after in replay.after.items():
+        shares = [
+            1 - m.predict_proba(after)[:, 1] / m.predict_proba(replay.X)[:, 1] for m in models
+        ]
+        out[name] = risk * np.mean(shares, axis=0)
+    return out
+
+
+def monotone(replay: Replay) -> dict[str, np.ndarray]:
+    """xgboost with the default parameters, constrained to DIRECTIONS: its relative reduction
+    x the model's risk."""
+    frame, features = replay.kept["frame"], replay.kept["features"]
+    labelled = frame[TARGET].notna()
+    model = xgb.XGBClassifier(
+        tree_method="hist",
+        random_state=0,
+        monotone_constraints=tuple(DIRECTIONS.get(c, 0) for c in features),
+        **XGBoostSettings().model_dump(),
+    )
+    model.fit(frame.loc[labelled, features], frame.loc[labelled, TARGET].astype(int))
+    return relative(replay, [model], replay.risk[0])
+
+
+def gam(replay: Replay) -> dict[str, np.ndarray]:
+    """An additive spline-logistic model's relative reduction x the model's risk."""
+    frame, features = replay.kept["frame"], replay.kept["features"]
+    labelled = frame[TARGET].notna()
+    model = make_pipeline(
+        SplineTransformer(n_knots=5, extrapolation="linear"),
+        StandardScaler(),
+        LogisticRegression(C=0.1, max_iter=2000),
+    )
+    model.fit(frame.loc[labelled, features], frame.loc[labelled, TARGET].astype(int))
+    return relative(replay, [model], replay.risk[0])
+
+
+def shrunk_to_program_mean(replay: Replay, weight: float = 0.5) -> dict[str, np.ndarray]:
+    out = {}
+    for name, reduction in replay.reduction.items():
+        share = reduction[0] / replay.risk[0]
+        out[name] = replay.risk[0] * (share.mean() + weight * (share - share.mean()))
+    return out
+
+
+def empirical_bayes(replay: Replay) -> dict[str, np.ndarray]:
+    """Each estimate shrunk to its program's mean by the refits' variance over the spread."""
+    out = {}
+    for name, reduction in replay.reduction.items():
+        noise = reduction[1:].var(axis=0, ddof=1)
+        mean = reduction[0].mean()
+        signal = max(reduction[0].var() - noise.mean(), 1e-12)
+        out[name] = mean + signal / (signal + noise) * (reduction[0] - mean)
+    return out
+
+
+def jittered(replay: Replay, width: float = 1.0, draws: int = 16) -> dict[str, np.ndarray]:
+    """Finite differences averaged over starting points moved by up to `width` x the shift."""
+    rng = np.random.default_rng(0)
+    model, n = replay.kept["ensemble"][0], len(replay.X)
+    stacked = pd.concat([replay.X] * draws, ignore_index=True)
+    out = {}
+    for name, spec in replay.programs.items():
+        start = stacked.copy()
+        for f in spec.features:
+            step = (
+                abs(spec.shift.get(f, 0.0))
+                or abs(1 - spec.scale.get(f, 1.0)) * replay.X[f].abs().mean()
+            )
+            moved = start[f] + rng.uniform(-width, width, len(start)) * step
+            start[f] = moved.clip(replay.bounds.at["min", f], replay.bounds.at["max", f])
+        after = replay.apply(spec, start)
+        difference = model.predict_proba(start)[:, 1] - model.predict_proba(after)[:, 1]
+        out[name] = difference.reshape(draws, n).mean(axis=0)
+    return out
+
+
+def risk_averse(replay: Replay, aversion: float) -> dict[str, np.ndarray]:
+    out = {}
+    for name, reduction in replay.reduction.items():
+        low, _ = ensemble_interval(reduction, (0.05, 0.95))
+        out[name] = reduction[0] - aversion * (reduction[0] - low)
+    return out
+
+
+ESTIMATES: dict[str, Callable[[Replay], dict[str, np.ndarray]]] = {
+    "default": lambda r: {k: v[0] for k, v in r.reduction.items()},
+    "split_model_risk_true_relative": lambda r: {
+        k: r.risk[0] * v / r.true_risk for k, v in r.true_reduction.items()
+    },
+    "split_true_risk_model_relative": lambda r: {
+        k: r.true_risk * v[0] / r.risk[0] for k, v in r.reduction.items()
+    },
+    "ensemble_mean": lambda r: {k: v.mean(axis=0) for k, v in r.reduction.items()},
+    "ensemble_relative": lambda r: relative(r, r.kept["ensemble"], r.risk[0]),
+    "monotone": monotone,
+    "gam": gam,
+    "shrunk_half_to_program_mean": shrunk_to_program_mean,
+    "empirical_bayes": empirical_bayes,
+    "jittered": jittered,
+    "risk_aversion_0.5": lambda r: risk_averse(r, 0.5),
+    "risk_aversion_1": lambda r: risk_averse(r, 1.0),
+}
+
+
+def replay_run(kept: dict, names: list[str]) -> pd.DataFrame:
+    """Plan / oracle and estimate / true of each named estimate on one captured run."""
+    replay = Replay(kept)
+    rows = {name: replay.grade(ESTIMATES[name](replay)) for name in names}
+    return pd.DataFrame(rows).T
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", nargs="+", default=["7:600:0", "11:600:0", "23:600:0"])
+    parser.add_argument(
+        "--cache", type=Path, default=Path(tempfile.gettempdir()) / "rootcast-replay"
+    )
+    parser.add_argument("--estimates", nargs="+", default=list(ESTIMATES), choices=list(ESTIMATES))
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    tables = {}
+    for run in args.runs:
+        seed, districts, confounding = run.split(":")
+        tag = hashlib.sha256("\n".join(args.overrides).encode()).hexdigest()[:8]
+        path = args.cache / f"run-{seed}-{districts}-{confounding}-{tag}.pkl"
+        if path.exists():
+            kept = pickle.loads(path.read_bytes())
+        else:
+            print(
+                f"training seed {seed}, {districts} districts, confounding {confounding}",
+                flush=True,
+            )
+            kept = capture(int(seed), int(districts), float(confounding), args.overrides)
+            path.write_bytes(pickle.dumps(kept))
+        tables[run] = replay_run(kept, args.estimates)
+    table = pd.concat(tables, axis=1).round(2)
+    print("plan / oracle and estimate / true per run (seed:districts:confounding)")
+    print(table.to_string())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

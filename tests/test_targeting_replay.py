@@ -1,0 +1,64 @@
+"""benchmarks/targeting_replay.py: replaying the default estimate reproduces the training run's
+own plan grades; other estimates are graded the same way; runs are cached."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from benchmarks import targeting_replay
+from models import insight
+
+SMALL = ["explain.n_bootstrap=2", "model.xgboost.n_estimators=40"]
+
+
+@pytest.fixture(scope="module")
+def kept() -> dict:
+    return targeting_replay.capture(5, 80, 0.0, SMALL)
+
+
+def test_replaying_the_default_estimate_reproduces_the_run(kept: dict) -> None:
+    table = targeting_replay.replay_run(kept, ["default", "split_model_risk_true_relative"])
+    scores = kept["scores"]
+    assert table.at["default", "plan_to_oracle"] == pytest.approx(scores["ratio_to_oracle"])
+    assert table.at["default", "estimate_to_true"] == pytest.approx(scores["estimate_to_truth"])
+    assert 0 < table.at["split_model_risk_true_relative", "plan_to_oracle"] <= 1 + 1e-9
+
+
+def test_capture_restores_the_tracking_uri_and_the_plan_functions(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    before = os.environ.get("MLFLOW_TRACKING_URI")
+    seen = []
+
+    def fake_training(config, output_dir, progress):
+        seen.append((os.environ["MLFLOW_TRACKING_URI"], insight.plan_programs.__name__))
+        raise KeyboardInterrupt  # even an interrupted run leaves both as they were
+
+    monkeypatch.setattr(targeting_replay, "run_training", fake_training)
+    with pytest.raises(KeyboardInterrupt):
+        targeting_replay.capture(5, 80, 0.0, SMALL)
+    assert seen[0][0] != before and seen[0][1] == "keep_plan"  # a store of its own, hooked
+    assert os.environ.get("MLFLOW_TRACKING_URI") == before
+    assert insight.plan_programs.__name__ == "plan_programs"
+
+
+def test_every_estimate_is_graded(kept: dict) -> None:
+    table = targeting_replay.replay_run(kept, list(targeting_replay.ESTIMATES))
+    assert list(table.index) == list(targeting_replay.ESTIMATES)
+    assert table["plan_to_oracle"].between(0, 1 + 1e-9).all()  # no plan beats the oracle
+
+
+def test_main_reuses_a_cached_run(
+    kept: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    calls = []
+    monkeypatch.setattr(targeting_replay, "capture", lambda *a: calls.append(a) or kept)
+    args = ["--runs", "5:80:0", "--cache", str(tmp_path), "--estimates", "default", "jittered"]
+    assert targeting_replay.main(args) == 0
+    assert targeting_replay.main(args) == 0
+    assert len(calls) == 1  # the second call read the pickle
+    out = capsys.readouterr().out
+    assert "5:80:0" in out and "jittered" in out
