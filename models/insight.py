@@ -198,22 +198,31 @@ def plan_programs(
     settings: TargetingSettings,
 ) -> pd.DataFrame:
     """Program benefits of every forecast district (re-scored by each ensemble member) and
-    the plan allocated under `settings` (budget, max per district, method), maximising the
-    expected reduction or, with `settings.risk_aversion`, a lower one (`planning_value`)."""
+    the plan allocated under `settings` (budget, method), maximising the expected reduction
+    or, with `settings.risk_aversion`, a lower one (`planning_value`). With `max_per_district`
+    > 1 a district can get a bundle of programs, valued by their joint counterfactual (effects
+    that overlap are not counted twice); one row per (district, program) either way."""
     forecast = frame[forecast_rows(frame)].reset_index(drop=True)
     bounds = frame[features].agg(["min", "max"])
-    benefits = targeting.program_benefits(
-        ensemble, forecast[features], forecast, shap_forecast, programs, bounds
+    options = targeting.program_benefits(
+        ensemble,
+        forecast[features],
+        forecast,
+        shap_forecast,
+        programs,
+        bounds,
+        max_programs=settings.max_per_district,
     )
-    value = targeting.planning_value(benefits, settings.risk_aversion)
-    plan = targeting.allocate(
-        benefits.assign(planning_value=value),
+    value = targeting.planning_value(options, settings.risk_aversion)
+    chosen = targeting.allocate(  # one option per district: a program or a bundle of them
+        options.assign(planning_value=value),
         settings.budget,
-        settings.max_per_district,
+        1,
         settings.method,
         value="planning_value",
     )
-    plan = plan.drop(columns="planning_value")  # plan.csv: largest reduction first, as always
+    plan = targeting.split_bundles(chosen.drop(columns="planning_value"), programs)
+    # plan.csv: largest reduction first, as always
     return plan.sort_values("reduction", ascending=False, kind="stable").reset_index(drop=True)
 
 

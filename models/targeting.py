@@ -8,6 +8,7 @@ only those whose features push the district's risk up.
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from features.errors import CatalogError
 from models.probability import ensemble_interval
 
 DEFAULT_PROGRAMS = Path(__file__).parent / "catalogs" / "programs.toml"
+BUNDLE_SEP = "+"
 
 
 class ProgramSpec(BaseModel):
@@ -67,6 +69,12 @@ def load_programs(path: str | Path | None, catalog: FeatureCatalog) -> ProgramCa
         raise CatalogError(f"{path}: {where}: {first['msg']}") from None
     if not programs.programs:
         raise CatalogError(f"{path}: declares no programs")
+    joined = [name for name in programs.programs if BUNDLE_SEP in name]
+    if joined:
+        raise CatalogError(
+            f"{path}: programs.{joined[0]}: '{BUNDLE_SEP}' joins programs given together; "
+            "rename the program"
+        )
     for name, spec in programs.programs.items():
         amounts = {
             **{f"shift.{f}": v for f, v in spec.shift.items()},
@@ -102,6 +110,18 @@ def apply_program(X: pd.DataFrame, spec: ProgramSpec, bounds: pd.DataFrame) -> p
     return changed
 
 
+def apply_programs(X: pd.DataFrame, specs: list[ProgramSpec], bounds: pd.DataFrame) -> pd.DataFrame:
+    """X after several programs, one after the other (each clipped as `apply_program`)."""
+    for spec in specs:
+        X = apply_program(X, spec, bounds)
+    return X
+
+
+def bundle_name(names: tuple[str, ...] | list[str]) -> str:
+    """The name of programs given to one district together, e.g. `education+livelihoods`."""
+    return BUNDLE_SEP.join(names)
+
+
 def _risk(models: list, X: pd.DataFrame) -> np.ndarray:
     """(n_models, n_rows) calibrated probabilities."""
     return np.vstack([m.predict_proba(X)[:, 1] for m in models])
@@ -115,8 +135,12 @@ def program_benefits(
     programs: ProgramCatalog,
     bounds: pd.DataFrame,
     interval: tuple[float, float] = (0.05, 0.95),
+    max_programs: int = 1,
 ) -> pd.DataFrame:
-    """Expected risk reduction of every candidate (district, program).
+    """Expected risk reduction of every candidate (district, program) and, with
+    `max_programs` > 1, of every set of up to that many candidate programs of a district given
+    together (`bundle_benefits`: the joint counterfactual, so effects that overlap are not
+    counted twice).
 
     `models[0]` is the model whose forecast is used; the others (refits with other seeds or
     samples) give the interval: empirical quantiles of all models' reductions (with fewer
@@ -124,11 +148,13 @@ def program_benefits(
     NaN with one model.
     A program is a candidate where its features' SHAP values sum to > 0 (they push risk up)
     and the district's risk is at least its `min_risk`.
-    Returns district_id, period, program, cost, risk, risk_after, reduction,
-    reduction_low, reduction_high, drivers (the motivating features with their SHAP).
+    Returns district_id, period, program (a bundle's is `bundle_name` of its programs),
+    programs (the tuple of its programs), shares (each program's share of the reduction), cost,
+    risk, risk_after, reduction, reduction_low, reduction_high, drivers (the motivating
+    features with their SHAP; per program in program_drivers).
     """
     before = _risk(models, X)
-    rows = []
+    rows, single = [], {}
     for name, spec in programs.programs.items():
         push = shap_values[spec.features].sum(axis=1).to_numpy()
         after = _risk(models, apply_program(X, spec, bounds))
@@ -152,8 +178,71 @@ def program_benefits(
                 drivers=drivers.to_numpy(),
             )
         )
-        rows.append(part[candidate])
+        single[name] = (candidate, reduction[0], drivers.to_numpy())
+        n = int(candidate.sum())
+        rows.append(
+            part[candidate].assign(
+                programs=[(name,)] * n,
+                shares=[(1.0,)] * n,
+                program_drivers=[(d,) for d in drivers.to_numpy()[candidate]],
+            )
+        )
+    for size in range(2, min(max_programs, len(programs.programs)) + 1):
+        for names in itertools.combinations(programs.programs, size):
+            rows.append(_bundle(models, X, keys, before, names, programs, bounds, single, interval))
     return pd.concat(rows, ignore_index=True)
+
+
+def _bundle(models, X, keys, before, names, programs, bounds, single, interval) -> pd.DataFrame:
+    """Rows of the districts where every program of `names` is a candidate: the joint
+    reduction, and each program's share of it (its own reduction over their sum; equal shares
+    where those are not all positive)."""
+    where = np.logical_and.reduce([single[n][0] for n in names])
+    idx = np.flatnonzero(where)
+    specs = [programs.programs[n] for n in names]
+    after = _risk(models, apply_programs(X.iloc[idx], specs, bounds))
+    reduction = before[:, idx] - after
+    low, high = ensemble_interval(reduction, interval)
+    own = np.column_stack([single[n][1][idx] for n in names])
+    positive = (own > 0).all(axis=1, keepdims=True)
+    shares = np.where(
+        positive, own / np.where(positive, own, 1).sum(axis=1, keepdims=True), 1 / len(names)
+    )
+    return (
+        keys[["district_id", "period"]]
+        .iloc[idx]
+        .reset_index(drop=True)
+        .assign(
+            program=bundle_name(names),
+            programs=[tuple(names)] * len(idx),
+            shares=[tuple(r) for r in shares],
+            cost=sum(spec.cost_per_district for spec in specs),
+            risk=before[0, idx],
+            risk_after=after[0],
+            reduction=reduction[0],
+            reduction_low=low,
+            reduction_high=high,
+            drivers=["; ".join(str(single[n][2][i]) for n in names) for i in idx],
+            program_drivers=[tuple(single[n][2][i] for n in names) for i in idx],
+        )
+    )
+
+
+def split_bundles(options: pd.DataFrame, programs: ProgramCatalog) -> pd.DataFrame:
+    """Chosen options (`program_benefits` rows) -> one row per (district, program), option
+    order kept: a bundle's reduction and its interval are split by the programs' shares (the
+    district's rows sum to the joint figures), each row has its program's cost and drivers
+    and the joint risk_after, and `bundle` names the programs the district gets together (the
+    program's own name when alone)."""
+    rows = options.reset_index(drop=True).assign(bundle=lambda f: f["program"])
+    out = rows.explode(["programs", "shares", "program_drivers"], ignore_index=True)
+    share = out["shares"].to_numpy(dtype=float)
+    out["program"] = out["programs"]
+    out["cost"] = [programs.programs[name].cost_per_district for name in out["program"]]
+    out["drivers"] = out["program_drivers"]
+    for column in ("reduction", "reduction_low", "reduction_high"):
+        out[column] = out[column].to_numpy(dtype=float) * share
+    return out.drop(columns=["programs", "shares", "program_drivers"])
 
 
 def planning_value(benefits: pd.DataFrame, risk_aversion: float) -> pd.Series:

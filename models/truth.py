@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
@@ -9,7 +11,14 @@ from scipy.stats import spearmanr
 from features.catalog import FeatureCatalog
 from features.synthetic import INTERCEPT, structural_terms
 from models.explain import BASE
-from models.targeting import ProgramCatalog, allocate, apply_program
+from models.targeting import (
+    BUNDLE_SEP,
+    ProgramCatalog,
+    allocate,
+    apply_program,
+    apply_programs,
+    bundle_name,
+)
 
 HISTORY_GROUP = "conflict history"
 
@@ -76,17 +85,35 @@ def plan_row_truth(
     bounds: pd.DataFrame,
 ) -> np.ndarray:
     """Per plan row, in the plan's order: the true risk reduction of its program in its
-    district (`plan` needs district_id and program)."""
+    district (`plan` needs district_id and program). A district with several programs gets
+    their JOINT true reduction, split over its rows by each program's own true reduction
+    (equally where those are not all positive), so the rows sum to what the district gains."""
     out = np.zeros(len(plan))
     if plan.empty:
         return out
     position = pd.Series(np.arange(len(keys)), index=keys["district_id"].to_numpy())
-    at = np.arange(len(plan))
-    for program, rows in plan.reset_index(drop=True).groupby("program"):
-        idx = position.loc[rows["district_id"]].to_numpy()
-        subset = X.iloc[idx]
-        after = apply_program(subset, programs.programs[program], bounds)
-        out[at[rows.index]] = true_probability(subset) - true_probability(after)
+    rows = plan.reset_index(drop=True)
+    bundles = rows.groupby("district_id", sort=False)["program"].transform(
+        lambda names: BUNDLE_SEP.join(sorted(names))
+    )
+    for bundle, group in rows.groupby(bundles.to_numpy(), sort=False):  # districts alike at once
+        names = bundle.split(BUNDLE_SEP)
+        districts = group["district_id"].drop_duplicates()
+        subset = X.iloc[position.loc[districts].to_numpy()]
+        before = true_probability(subset)
+        specs = [programs.programs[name] for name in names]
+        joint = before - true_probability(apply_programs(subset, specs, bounds))
+        own = np.column_stack(
+            [before - true_probability(apply_program(subset, spec, bounds)) for spec in specs]
+        )
+        positive = (own > 0).all(axis=1, keepdims=True)
+        share = np.where(
+            positive, own / np.where(positive, own, 1).sum(axis=1, keepdims=True), 1 / len(names)
+        )
+        value = pd.DataFrame(joint[:, None] * share, index=districts.to_numpy(), columns=names)
+        out[group.index] = [
+            value.at[d, n] for d, n in zip(group["district_id"], group["program"], strict=True)
+        ]
     return out
 
 
@@ -102,12 +129,31 @@ def plan_true_reduction(
 
 
 def true_benefits(
-    X: pd.DataFrame, keys: pd.DataFrame, programs: ProgramCatalog, bounds: pd.DataFrame
+    X: pd.DataFrame,
+    keys: pd.DataFrame,
+    programs: ProgramCatalog,
+    bounds: pd.DataFrame,
+    max_programs: int = 1,
 ) -> pd.DataFrame:
-    """The true risk reduction of every (district, program): what an oracle planner knows.
-    `true_risk` is the district's true probability before any program."""
+    """The true risk reduction of every (district, program): what an oracle planner knows;
+    with `max_programs` > 1 also of every bundle of up to that many programs (their joint
+    reduction; `program` = `bundle_name`). `true_risk` is the district's true probability
+    before any program."""
     before = true_probability(X)
     parts = []
+    for size in range(2, min(max_programs, len(programs.programs)) + 1):
+        for names in itertools.combinations(programs.programs, size):
+            specs = [programs.programs[n] for n in names]
+            parts.append(
+                keys[["district_id", "period"]]
+                .reset_index(drop=True)
+                .assign(
+                    program=bundle_name(names),
+                    cost=sum(spec.cost_per_district for spec in specs),
+                    true_risk=before,
+                    reduction=before - true_probability(apply_programs(X, specs, bounds)),
+                )
+            )
     for name, spec in programs.programs.items():
         reduction = before - true_probability(apply_program(X, spec, bounds))
         parts.append(
@@ -124,20 +170,26 @@ def true_benefits(
 
 
 def _min_risk(frame: pd.DataFrame, programs: ProgramCatalog) -> np.ndarray:
-    """Each row's program's `min_risk`."""
+    """Each row's program's `min_risk` (a bundle's: the highest of its programs')."""
     floors = {name: spec.min_risk for name, spec in programs.programs.items()}
-    return frame["program"].map(floors).to_numpy(dtype=float)
+    return np.array(
+        [max(floors[n] for n in name.split(BUNDLE_SEP)) for name in frame["program"]], dtype=float
+    )
 
 
 def oracle_plan(
     truth: pd.DataFrame, programs: ProgramCatalog, budget: float, max_per_district: int
 ) -> pd.DataFrame:
     """The best plan knowing the true benefits, under our plan's constraints: the same budget
-    and `max_per_district`, and each program's `min_risk` read on the TRUE probability (the
-    oracle knows the risk too; eligibility is a rule about a district's risk, and the truth
-    is the fairest reading of it). Exact allocation."""
+    and `max_per_district` (`truth` from `true_benefits` with `max_programs` =
+    `max_per_district`: one option, a program or a bundle, per district), and each program's
+    `min_risk` read on the TRUE probability (the oracle knows the risk too; eligibility is a
+    rule about a district's risk, and the truth is the fairest reading of it). Exact
+    allocation; a bundle is one row."""
     eligible = truth[truth["true_risk"].to_numpy() >= _min_risk(truth, programs)]
-    return allocate(eligible, budget, max_per_district)
+    if max_per_district > 1 and not eligible["program"].str.contains(BUNDLE_SEP, regex=False).any():
+        raise ValueError("the oracle needs true_benefits(..., max_programs=max_per_district)")
+    return allocate(eligible, budget, 1)
 
 
 def naive_plan(
@@ -164,8 +216,9 @@ def random_plan(
     program's `min_risk`), at most `max_per_district` per district, while the budget lasts
     (the shuffled list's longest affordable prefix). `truth` rows are in `true_benefits`
     order: programs stacked over the same districts, so `risk` repeats per program."""
-    district_risk = np.tile(risk, len(truth) // len(risk))
-    eligible = truth[district_risk >= _min_risk(truth, programs)]
+    singles = truth[~truth["program"].str.contains(BUNDLE_SEP, regex=False)]
+    district_risk = np.tile(risk, len(singles) // len(risk))
+    eligible = singles[district_risk >= _min_risk(singles, programs)]
     shuffled = eligible.sample(frac=1.0, random_state=rng)
     shuffled = shuffled[shuffled.groupby("district_id").cumcount() < max_per_district]
     return shuffled[shuffled["cost"].cumsum() <= budget + 1e-9]
@@ -191,13 +244,19 @@ def score_plans(
     it (`benefit_coverage`) and how many rows sit on a bound (`benefit_on_bound`)."""
     row_truth = plan_row_truth(plan, X, keys, programs, bounds)
     ours = float(row_truth.sum())
-    truth = true_benefits(X, keys, programs, bounds)
+    truth = true_benefits(X, keys, programs, bounds, max_per_district)
     oracle = float(oracle_plan(truth, programs, budget, max_per_district)["reduction"].sum())
     naive_rows = naive_plan(keys, risk, programs, budget, naive_program)
     naive = plan_true_reduction(naive_rows, X, keys, programs, bounds)
     rng = np.random.default_rng(seed)
-    random_totals = [
-        float(random_plan(truth, risk, programs, budget, max_per_district, rng)["reduction"].sum())
+    random_totals = [  # graded as ours: a district's programs by their joint true reduction
+        plan_true_reduction(
+            random_plan(truth, risk, programs, budget, max_per_district, rng),
+            X,
+            keys,
+            programs,
+            bounds,
+        )
         for _ in range(n_random)
     ]
     random_mean = float(np.mean(random_totals))

@@ -17,6 +17,7 @@ from models.targeting import (
     apply_program,
     load_programs,
     program_benefits,
+    split_bundles,
 )
 
 DEFAULT_PROGRAM_FEATURES = {
@@ -263,3 +264,59 @@ def test_benefit_interval_always_holds_the_main_models_estimate() -> None:
     out = program_benefits(models, X, keys, shap, programs, bounds)
     assert (out["reduction_low"] <= out["reduction"]).all()
     assert (out["reduction"] <= out["reduction_high"]).all()
+
+
+# --- bundles: several programs per district, valued jointly ---------------------------------
+
+SCHOOL = ProgramSpec(shift={"literacy": 0.3}, cost_per_district=1.0)
+
+
+def bundle_table(models, max_programs: int = 2) -> pd.DataFrame:
+    catalog = ProgramCatalog(programs={"cash": CASH, "school": SCHOOL})
+    return program_benefits(models, PANEL, KEYS, SHAP, catalog, BOUNDS, max_programs=max_programs)
+
+
+def test_bundle_rows_hold_the_joint_counterfactual_where_every_program_is_a_candidate():
+    table = bundle_table([RISK_MODEL])
+    bundle = table[table["program"] == "cash+school"]
+    # candidates: cash where poverty's SHAP > 0 (d2, d3, d4), school where literacy's (d1, d3, d4)
+    assert bundle["district_id"].tolist() == ["d3", "d4"]
+    at = [KEYS["district_id"].tolist().index(d) for d in bundle["district_id"]]
+    both = apply_program(apply_program(PANEL, CASH, BOUNDS), SCHOOL, BOUNDS)
+    joint = RISK_MODEL.predict_proba(PANEL)[:, 1] - RISK_MODEL.predict_proba(both)[:, 1]
+    np.testing.assert_allclose(bundle["reduction"], joint[at])
+    assert (bundle["cost"] == 2.5).all()
+    assert bundle["programs"].tolist() == [("cash", "school")] * 2
+    assert np.allclose([sum(s) for s in bundle["shares"]], 1.0)
+    single = table[table["program"] != "cash+school"]
+    assert single["programs"].map(len).eq(1).all()
+    assert len(bundle_table([RISK_MODEL], max_programs=1)) == len(single)  # no bundles
+
+
+def test_bundle_split_gives_each_program_its_cost_and_a_share_summing_to_the_joint_figures():
+    table = bundle_table([RISK_MODEL, LinearRisk({"poverty": 3.0, "literacy": -1.0})])
+    chosen = table[table["program"] == "cash+school"].head(1)
+    rows = split_bundles(chosen, ProgramCatalog(programs={"cash": CASH, "school": SCHOOL}))
+    assert rows["program"].tolist() == ["cash", "school"]
+    assert rows["bundle"].tolist() == ["cash+school"] * 2
+    assert rows["cost"].tolist() == [1.5, 1.0]
+    for column in ("reduction", "reduction_low", "reduction_high"):
+        assert rows[column].sum() == pytest.approx(chosen[column].iloc[0])
+    assert (rows["risk_after"] == chosen["risk_after"].iloc[0]).all()
+    assert "programs" not in rows and "shares" not in rows
+
+
+def test_a_saturating_model_values_a_bundle_below_the_sum_of_its_programs():
+    # low risk (the convex part of the logistic): the second program lowers an already lowered
+    # risk, so together they do less than the sum of each alone; adding would overstate
+    low = LinearRisk({"poverty": 4.0, "literacy": -2.0}, bias=-4.0)
+    table = bundle_table([low])
+    rows = table[table["district_id"] == "d3"].set_index("program")["reduction"]  # both move
+    assert 0 < rows["cash+school"] < rows["cash"] + rows["school"]
+
+
+def test_program_names_may_not_contain_the_bundle_separator(tmp_path: Path):
+    path = tmp_path / "programs.toml"
+    path.write_text('[programs."cash+more"]\n' + GOOD_SHIFT + "cost_per_district = 1.0\n")
+    with pytest.raises(CatalogError, match=r"programs\.cash\+more: '\+' joins programs"):
+        load_programs(path, feature_catalog())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.targeting import ProgramCatalog, ProgramSpec
 from models.truth import interval_coverage, naive_plan, oracle_plan, random_plan
@@ -16,14 +17,18 @@ PROGRAMS = ProgramCatalog(
 )
 
 
-def truth_frame() -> pd.DataFrame:
-    """Three districts x two programs in `true_benefits` order (programs stacked)."""
+def truth_frame(joint: list[float] | None = None) -> pd.DataFrame:
+    """Three districts x two programs in `true_benefits` order (bundles, then programs
+    stacked); with `joint`, the bundle `cheap+picky`'s true joint reduction per district."""
     keys = pd.DataFrame({"district_id": ["d1", "d2", "d3"], "period": [1, 1, 1]})
     true_risk = np.array([0.9, 0.2, 0.6])
     parts = [
         keys.assign(program="cheap", cost=1.0, true_risk=true_risk, reduction=[0.30, 0.05, 0.04]),
         keys.assign(program="picky", cost=1.0, true_risk=true_risk, reduction=[0.25, 0.50, 0.03]),
     ]
+    if joint is not None:
+        bundle = keys.assign(program="cheap+picky", cost=2.0, true_risk=true_risk, reduction=joint)
+        parts.insert(0, bundle)
     return pd.concat(parts, ignore_index=True)
 
 
@@ -36,9 +41,20 @@ def test_oracle_plan_obeys_min_risk_on_the_true_risk_and_the_per_district_cap():
     # d2's picky (0.50, the best) is ineligible: its true risk 0.2 < min_risk 0.5
     one = oracle_plan(truth, PROGRAMS, budget=2.0, max_per_district=1)
     assert chosen(one) == {("d1", "cheap"), ("d2", "cheap")}
+    truth = truth_frame(joint=[0.45, 0.52, 0.06])  # both programs together: less than the sum
     two = oracle_plan(truth, PROGRAMS, budget=2.0, max_per_district=2)
-    assert chosen(two) == {("d1", "cheap"), ("d1", "picky")}
-    assert ("d2", "picky") not in chosen(oracle_plan(truth, PROGRAMS, 10.0, 2))
+    assert chosen(two) == {("d1", "cheap+picky")}  # 0.45 beats d1 cheap + d2 cheap (0.35)
+    everything = chosen(oracle_plan(truth, PROGRAMS, 10.0, 2))
+    assert everything == {("d1", "cheap+picky"), ("d2", "cheap"), ("d3", "cheap+picky")}
+    # d2's bundle and picky are ineligible (picky's min_risk 0.5 > its true risk 0.2)
+
+
+def test_oracle_plan_spreads_programs_when_their_joint_effect_saturates():
+    truth = truth_frame(joint=[0.31, 0.52, 0.06])  # d1: picky adds almost nothing to cheap
+    plan = oracle_plan(truth, PROGRAMS, budget=2.0, max_per_district=2)
+    assert chosen(plan) == {("d1", "cheap"), ("d2", "cheap")}  # 0.35 > 0.31
+    with pytest.raises(ValueError, match="max_programs"):  # additive singles would overstate
+        oracle_plan(truth_frame(), PROGRAMS, budget=2.0, max_per_district=2)
 
 
 def test_naive_plan_skips_districts_below_the_programs_min_risk():
@@ -51,7 +67,7 @@ def test_naive_plan_skips_districts_below_the_programs_min_risk():
 
 
 def test_random_plans_obey_min_risk_cap_and_budget():
-    truth = truth_frame()
+    truth = truth_frame(joint=[0.45, 0.52, 0.06])  # bundle rows are not drawn
     risk = np.array([0.2, 0.8, 0.2])  # the model's risk: only d2 may get picky
     rng = np.random.default_rng(0)
     for cap in (1, 2):
