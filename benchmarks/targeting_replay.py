@@ -106,6 +106,8 @@ class Replay:
     """One captured run: its forecast rows, the models' and the truth's reductions."""
 
     def __init__(self, kept: dict):
+        if kept["settings"].max_per_district != 1:  # the estimates below are single programs
+            raise ValueError("the replay grades plans of one program per district")
         self.kept = kept
         frame, features = kept["frame"], kept["features"]
         self.forecast = frame[forecast_rows(frame)].reset_index(drop=True)

@@ -62,3 +62,9 @@ def test_main_reuses_a_cached_run(
     assert len(calls) == 1  # the second call read the pickle
     out = capsys.readouterr().out
     assert "5:80:0" in out and "jittered" in out
+
+
+def test_replay_refuses_runs_with_several_programs_per_district(kept: dict) -> None:
+    several = {**kept, "settings": kept["settings"].model_copy(update={"max_per_district": 2})}
+    with pytest.raises(ValueError, match="one program per district"):
+        targeting_replay.replay_run(several, ["default"])
