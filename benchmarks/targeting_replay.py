@@ -46,7 +46,7 @@ from experiments.config import load_config  # noqa: E402
 from experiments.run import run_training  # noqa: E402
 from features.build import TARGET, forecast_rows  # noqa: E402
 from models import targeting, truth  # noqa: E402
-from models.probability import ensemble_interval  # noqa: E402
+from models.probability import with_members  # noqa: E402
 from models.settings import XGBoostSettings  # noqa: E402
 
 # the direction an analyst would declare for the synthetic catalog's actionable features
@@ -74,9 +74,9 @@ def capture(seed: int, districts: int, confounding: float, overrides: list[str])
         kept.update(programs=programs, settings=settings)
         return plan_programs(ensemble, frame, features, shap_forecast, programs, settings)
 
-    def keep_truth(frame, catalog, seen, plan, risk, programs, settings, synthetic, out):
-        check_truth(frame, catalog, seen, plan, risk, programs, settings, synthetic, out)
-        kept.update(scores=out.plan_scores)
+    def keep_truth(*args):
+        check_truth(*args)
+        kept.update(scores=args[8].plan_scores)  # the Insight the truth check filled
 
     config = load_config(
         None,
@@ -119,6 +119,14 @@ class Replay:
         self.after = {name: self.apply(spec) for name, spec in self.programs.items()}
         self.reduction = {  # (models, rows) per program
             name: self.risk - np.vstack([m.predict_proba(a)[:, 1] for m in kept["ensemble"]])
+            for name, a in self.after.items()
+        }
+        pool = with_members(kept["ensemble"])  # the plan's interval: the multi-model range
+        before = np.vstack([m.predict_proba(self.X)[:, 1] for m in pool])
+        self.reduction_low = {
+            name: targeting.reduction_range(
+                before - np.vstack([m.predict_proba(a)[:, 1] for m in pool]), len(kept["ensemble"])
+            )[0]
             for name, a in self.after.items()
         }
         self.true_reduction = {
@@ -234,11 +242,11 @@ def jittered(replay: Replay, width: float = 1.0, draws: int = 16) -> dict[str, n
 
 
 def risk_averse(replay: Replay, aversion: float) -> dict[str, np.ndarray]:
-    out = {}
-    for name, reduction in replay.reduction.items():
-        low, _ = ensemble_interval(reduction, (0.05, 0.95))
-        out[name] = reduction[0] - aversion * (reduction[0] - low)
-    return out
+    """`targeting.planning_value` with the plan's own lower bounds (the multi-model range)."""
+    return {
+        name: reduction[0] - aversion * (reduction[0] - replay.reduction_low[name])
+        for name, reduction in replay.reduction.items()
+    }
 
 
 ESTIMATES: dict[str, Callable[[Replay], dict[str, np.ndarray]]] = {

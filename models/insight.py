@@ -21,7 +21,7 @@ from features.labels import district_labels
 from features.splits import Fold
 from models import aggregates, explain, targeting, truth
 from models.pipeline import logistic_pipeline, refit_like
-from models.probability import ensemble_interval
+from models.probability import risk_interval
 from models.settings import ExplainSettings, ModelSettings, TargetingSettings
 
 AGGREGATE_DRAWS = 4000  # joint draws of the province/country aggregates
@@ -36,6 +36,7 @@ class Insight:
     recovery: dict[str, object] | None = None
     plan_scores: dict[str, float] | None = None
     members: list = field(default_factory=list)  # bootstrap refits: the forecast interval's
+    risk_bounds: tuple = ()  # the forecast interval (low, high), in forecast-row order
 
 
 def bootstrap_members(
@@ -181,7 +182,8 @@ def refit_ensemble(
     risk = np.vstack([m.predict_proba(forecast[features])[:, 1] for m in ensemble])
     profiles = explain.district_profiles(seen.shap_forecast, forecast, catalog)
     profiles.insert(2, "risk", risk[0])
-    low, high = ensemble_interval(risk)
+    low, high = risk_interval(ensemble, forecast[features])
+    out.risk_bounds = (low, high)
     profiles.insert(3, "risk_low", low)
     profiles.insert(4, "risk_high", high)
     profiles["top_driver_agreement"] = _top_driver_agreement(seen.shap_forecast, refit_shap, 3)
@@ -236,8 +238,10 @@ def check_truth(
     settings: InsightSettings,
     synthetic_truth: pd.DataFrame,
     out: Insight,
+    risk_bounds: tuple[np.ndarray, np.ndarray],
 ) -> None:
-    """Driver recovery (model and logistic SHAP) and plan quality against the synthetic truth."""
+    """Driver recovery (model and logistic SHAP) and plan quality against the synthetic truth;
+    coverage of the forecast interval `risk_bounds` (low, high per forecast row)."""
     features = catalog.model_features
     true_terms = synthetic_truth.loc[seen.rows.index].reset_index(drop=True)
     out.recovery = truth.driver_recovery(seen.shap_rows.reset_index(drop=True), true_terms, catalog)
@@ -261,7 +265,7 @@ def check_truth(
         t.naive_program,
         settings.model.seed,
     )
-    low, high = ensemble_interval(risk)
+    low, high = risk_bounds
     true_risk = truth.true_probability(seen.forecast[features])
     out.plan_scores.update(truth.interval_coverage(true_risk, risk[0], low, high, "risk"))
     out.metrics.update({f"truth.plan_{k}": v for k, v in out.plan_scores.items()})
@@ -309,5 +313,16 @@ def explain_and_target(
     )
     if synthetic_truth is not None:
         progress("checking drivers and plan against the synthetic truth")
-        check_truth(frame, catalog, seen, plan, risk, programs, settings, synthetic_truth, out)
+        check_truth(
+            frame,
+            catalog,
+            seen,
+            plan,
+            risk,
+            programs,
+            settings,
+            synthetic_truth,
+            out,
+            out.risk_bounds,
+        )
     return out

@@ -29,7 +29,7 @@ from features.catalog import FeatureCatalog
 from features.errors import DataContractError
 from features.labels import period_after
 from features.schema import KEYS, LABELS, OUTCOME, validate_panel
-from models.probability import ensemble_interval
+from models.probability import pool_range, with_members
 from models.trusted import TRUSTED_MODEL_TYPES
 
 OUTPUT_COLUMNS = (
@@ -37,10 +37,9 @@ OUTPUT_COLUMNS = (
     "period",  # the data period the forecast is made from
     "forecast_period",  # the period it is for: period + horizon
     "probability",
-    "probability_low",  # the 5 % and 95 % quantiles over the model and its bootstrap refits
+    "probability_low",  # the range over the model, its bootstrap refits and their stack members
     "probability_high",
 )
-INTERVAL = (0.05, 0.95)
 SOURCE = "model input"  # how errors name the rows a caller sent
 ESTIMATOR_FILE = "estimator.skops"
 SPEC_FILE = "forecaster.json"
@@ -133,11 +132,16 @@ class Forecaster:
         return frame
 
     def interval(self, X: pd.DataFrame, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The INTERVAL quantiles over [model, *members] (as the run's forecast.csv has them);
-        NaN without members: one model gives no interval."""
-        members = self.members or ()
-        risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in members)])
-        return ensemble_interval(risk, INTERVAL)
+        """`risk_interval` of [model, *members] (as the run's forecast.csv has it): the range of
+        the model's, its refits' and their stack members' probabilities; NaN without members:
+        one model gives no interval. `probability` is the model's own (already computed)."""
+        members = list(self.members or ())
+        if not members:
+            nan = np.full(len(X), np.nan)
+            return nan, nan
+        pool = [*with_members(members), *getattr(self.model, "members_", {}).values()]
+        risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in pool)])
+        return pool_range(risk, 1 + len(members))
 
     def example(self, panel: pd.DataFrame, periods: int = 2) -> pd.DataFrame:
         """A small valid input: the last `periods` periods of a validated `panel` (every

@@ -19,7 +19,7 @@ from scipy.sparse import csc_array
 
 from features.catalog import FeatureCatalog, read_toml
 from features.errors import CatalogError
-from models.probability import ensemble_interval
+from models.probability import pool_range, with_members
 
 DEFAULT_PROGRAMS = Path(__file__).parent / "catalogs" / "programs.toml"
 BUNDLE_SEP = "+"
@@ -127,6 +127,15 @@ def _risk(models: list, X: pd.DataFrame) -> np.ndarray:
     return np.vstack([m.predict_proba(X)[:, 1] for m in models])
 
 
+def reduction_range(reduction: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarray]:
+    """`pool_range` of a pool's reductions, leaving out the members blind to the program
+    (reduction 0 everywhere: they do not read its features, e.g. the historical rate) but
+    never the main model (row 0)."""
+    sees = np.abs(reduction).max(axis=1) > 0
+    sees[0] = True
+    return pool_range(reduction[sees], n_models)
+
+
 def program_benefits(
     models: list,
     X: pd.DataFrame,
@@ -134,7 +143,6 @@ def program_benefits(
     shap_values: pd.DataFrame,
     programs: ProgramCatalog,
     bounds: pd.DataFrame,
-    interval: tuple[float, float] = (0.05, 0.95),
     max_programs: int = 1,
 ) -> pd.DataFrame:
     """Expected risk reduction of every candidate (district, program) and, with
@@ -143,9 +151,9 @@ def program_benefits(
     counted twice).
 
     `models[0]` is the model whose forecast is used; the others (refits with other seeds or
-    samples) give the interval: empirical quantiles of all models' reductions (with fewer
-    than 1 / interval[0] models, their minimum and maximum), so it always holds the estimate;
-    NaN with one model.
+    samples) give the interval: the range of the reductions of every model and of every
+    stack's members (`with_members`, without those blind to the program), so it always holds
+    the estimate; NaN with one model.
     A program is a candidate where its features' SHAP values sum to > 0 (they push risk up)
     and the district's risk is at least its `min_risk`.
     Returns district_id, period, program (a bundle's is `bundle_name` of its programs),
@@ -153,13 +161,14 @@ def program_benefits(
     risk, risk_after, reduction, reduction_low, reduction_high, drivers (the motivating
     features with their SHAP; per program in program_drivers).
     """
-    before = _risk(models, X)
+    pool = with_members(models) if len(models) > 1 else models  # row 0: models[0]
+    before = _risk(pool, X)
     rows, single = [], {}
     for name, spec in programs.programs.items():
         push = shap_values[spec.features].sum(axis=1).to_numpy()
-        after = _risk(models, apply_program(X, spec, bounds))
+        after = _risk(pool, apply_program(X, spec, bounds))
         reduction = before - after
-        low, high = ensemble_interval(reduction, interval)
+        low, high = reduction_range(reduction, len(models))
         candidate = (push > 0) & (before[0] >= spec.min_risk)
         drivers = shap_values[spec.features].apply(
             lambda r: ", ".join(f"{f} ({v:+.2f})" for f, v in r.items() if v > 0), axis=1
@@ -189,20 +198,22 @@ def program_benefits(
         )
     for size in range(2, min(max_programs, len(programs.programs)) + 1):
         for names in itertools.combinations(programs.programs, size):
-            rows.append(_bundle(models, X, keys, before, names, programs, bounds, single, interval))
+            rows.append(
+                _bundle(pool, len(models), X, keys, before, names, programs, bounds, single)
+            )
     return pd.concat(rows, ignore_index=True)
 
 
-def _bundle(models, X, keys, before, names, programs, bounds, single, interval) -> pd.DataFrame:
+def _bundle(pool, n_models, X, keys, before, names, programs, bounds, single) -> pd.DataFrame:
     """Rows of the districts where every program of `names` is a candidate: the joint
     reduction, and each program's share of it (its own reduction over their sum; equal shares
     where those are not all positive)."""
     where = np.logical_and.reduce([single[n][0] for n in names])
     idx = np.flatnonzero(where)
     specs = [programs.programs[n] for n in names]
-    after = _risk(models, apply_programs(X.iloc[idx], specs, bounds))
+    after = _risk(pool, apply_programs(X.iloc[idx], specs, bounds))
     reduction = before[:, idx] - after
-    low, high = ensemble_interval(reduction, interval)
+    low, high = reduction_range(reduction, n_models)
     own = np.column_stack([single[n][1][idx] for n in names])
     positive = (own > 0).all(axis=1, keepdims=True)
     shares = np.where(

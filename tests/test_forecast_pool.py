@@ -1,0 +1,65 @@
+"""The forecast interval is the range of a multi-model pool: the model, its bootstrap refits
+and each stack's member models (models/probability.py); program benefits likewise, without
+the members blind to a program."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.probability import pool_range, risk_interval, with_members
+from models.targeting import ProgramCatalog, ProgramSpec, program_benefits
+
+
+class Const:
+    """A stand-in model: P = p + slope * x."""
+
+    def __init__(self, p: float, slope: float = 0.0, members: dict | None = None):
+        self.p, self.slope = p, slope
+        if members is not None:
+            self.members_ = members
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        p = self.p + self.slope * X["x"].to_numpy()
+        return np.column_stack([1 - p, p])
+
+
+X = pd.DataFrame({"x": [0.0, 1.0]})
+
+
+def test_with_members_lists_each_model_then_its_stack_members():
+    a, b, c = Const(0.1), Const(0.2), Const(0.3)
+    stack = Const(0.15, members={"xgboost": a, "logistic": b})
+    assert with_members([stack, c]) == [stack, a, b, c]
+
+
+def test_pool_range_is_the_min_and_max_and_nan_without_refits():
+    values = np.array([[0.2, 0.5], [0.1, 0.7], [0.3, 0.6]])
+    low, high = pool_range(values, n_models=2)
+    assert low.tolist() == [0.1, 0.5] and high.tolist() == [0.3, 0.7]
+    low, high = pool_range(values, n_models=1)
+    assert np.isnan(low).all() and np.isnan(high).all()
+
+
+def test_risk_interval_pools_the_refits_and_their_stack_members():
+    main = Const(0.20, members={"xgboost": Const(0.25), "historical_rate": Const(0.05)})
+    refit = Const(0.22, members={"xgboost": Const(0.40), "historical_rate": Const(0.06)})
+    low, high = risk_interval([main, refit], X)
+    assert low == pytest.approx([0.05, 0.05]) and high == pytest.approx([0.40, 0.40])
+    low, high = risk_interval([main], X)  # no refits: no interval, even for a stack
+    assert np.isnan(low).all()
+
+
+def test_benefit_interval_leaves_out_members_blind_to_the_program():
+    program = ProgramCatalog(programs={"p": ProgramSpec(shift={"x": -1.0}, cost_per_district=1.0)})
+    bounds = pd.DataFrame({"x": [0.0, 1.0]}, index=["min", "max"])
+    shap = pd.DataFrame({"x": [0.1, 0.1]})
+    keys = pd.DataFrame({"district_id": ["d1", "d2"], "period": [1, 1]})
+    # the historical rate does not read x: reduction 0, which says nothing of the program
+    main = Const(0.1, slope=0.3, members={"xgboost": Const(0.1, 0.2), "rate": Const(0.2)})
+    refit = Const(0.1, slope=0.4, members={"xgboost": Const(0.1, 0.5), "rate": Const(0.2)})
+    table = program_benefits([main, refit], X, keys, shap, program, bounds)
+    d2 = table.set_index("district_id").loc["d2"]
+    assert d2["reduction"] == pytest.approx(0.3)  # the main model's estimate
+    assert (d2["reduction_low"], d2["reduction_high"]) == pytest.approx((0.2, 0.5))  # not 0
