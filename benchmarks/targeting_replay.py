@@ -285,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--estimates", nargs="+", default=list(ESTIMATES), choices=list(ESTIMATES))
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
+    several = [o for o in args.overrides if o.replace(" ", "").startswith("targeting.max_per")]
+    if several and several[-1].split("=", 1)[1].strip() != "1":
+        parser.error("the replay grades plans of one program per district (single programs)")
     warnings.filterwarnings("ignore", category=UserWarning)
     args.cache.mkdir(parents=True, exist_ok=True)
     tables = {}

@@ -113,6 +113,8 @@ def plan_main(argv: list[str]) -> int:
     except RootcastError as exc:
         return _fail(exc)
     columns = ["district_id", "program", "cost", "risk", "reduction", "drivers"]
+    if (plan["bundle"] != plan["program"]).any():  # several programs per district: name them
+        columns.insert(2, "bundle")
     print(plan[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(
         f"\n{plan['district_id'].nunique()} districts, cost {plan['cost'].sum():g} of "

@@ -85,6 +85,7 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
             "model": request.model,
             "run_id": run_id,
             "budget": request.budget,
+            "max_per_district": settings.max_per_district,
             "districts": int(plan["district_id"].nunique()),
             "cost": float(plan["cost"].sum()),
             "expected_reduction": float(plan["reduction"].sum()),

@@ -224,8 +224,10 @@ def plan_programs(
         value="planning_value",
     )
     plan = targeting.split_bundles(chosen.drop(columns="planning_value"), programs)
-    # plan.csv: largest reduction first, as always
-    return plan.sort_values("reduction", ascending=False, kind="stable").reset_index(drop=True)
+    # plan.csv: districts by their (joint) reduction, largest first; a bundle's rows together
+    district_total = plan.groupby("district_id", sort=False)["reduction"].transform("sum")
+    order = np.lexsort((-plan["reduction"].to_numpy(), -district_total.to_numpy()))
+    return plan.iloc[order].reset_index(drop=True)
 
 
 def check_truth(

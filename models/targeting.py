@@ -197,17 +197,20 @@ def program_benefits(
             )
         )
     for size in range(2, min(max_programs, len(programs.programs)) + 1):
-        for names in itertools.combinations(programs.programs, size):
-            rows.append(
-                _bundle(pool, len(models), X, keys, before, names, programs, bounds, single)
-            )
+        for names in itertools.combinations(programs.programs, size):  # in catalog order
+            if np.logical_and.reduce([single[n][0] for n in names]).any():
+                rows.append(
+                    _bundle(pool, len(models), X, keys, before, names, programs, bounds, single)
+                )
     return pd.concat(rows, ignore_index=True)
 
 
 def _bundle(pool, n_models, X, keys, before, names, programs, bounds, single) -> pd.DataFrame:
-    """Rows of the districts where every program of `names` is a candidate: the joint
-    reduction, and each program's share of it (its own reduction over their sum; equal shares
-    where those are not all positive)."""
+    """Rows of the districts where every program of `names` is a candidate (at least one):
+    the joint reduction (the programs applied one after the other in catalog order), and each
+    program's share of it (its own reduction over their sum; equal shares where those are not
+    all positive, since a share of a sum with a negative part means nothing; rare, as such a
+    bundle seldom beats its best program)."""
     where = np.logical_and.reduce([single[n][0] for n in names])
     idx = np.flatnonzero(where)
     specs = [programs.programs[n] for n in names]

@@ -86,15 +86,17 @@ def plan_row_truth(
 ) -> np.ndarray:
     """Per plan row, in the plan's order: the true risk reduction of its program in its
     district (`plan` needs district_id and program). A district with several programs gets
-    their JOINT true reduction, split over its rows by each program's own true reduction
-    (equally where those are not all positive), so the rows sum to what the district gains."""
+    their JOINT true reduction (applied in catalog order, as the plan does), split over its
+    rows by each program's own true reduction (equally where those are not all positive), so
+    the rows sum to what the district gains."""
     out = np.zeros(len(plan))
     if plan.empty:
         return out
     position = pd.Series(np.arange(len(keys)), index=keys["district_id"].to_numpy())
     rows = plan.reset_index(drop=True)
+    order = {name: i for i, name in enumerate(programs.programs)}  # as the plan applies them
     bundles = rows.groupby("district_id", sort=False)["program"].transform(
-        lambda names: BUNDLE_SEP.join(sorted(names))
+        lambda names: BUNDLE_SEP.join(sorted(names, key=order.get))
     )
     for bundle, group in rows.groupby(bundles.to_numpy(), sort=False):  # districts alike at once
         names = bundle.split(BUNDLE_SEP)
@@ -187,7 +189,8 @@ def oracle_plan(
     rule about a district's risk, and the truth is the fairest reading of it). Exact
     allocation; a bundle is one row."""
     eligible = truth[truth["true_risk"].to_numpy() >= _min_risk(truth, programs)]
-    if max_per_district > 1 and not eligible["program"].str.contains(BUNDLE_SEP, regex=False).any():
+    bundles = truth["program"].str.contains(BUNDLE_SEP, regex=False).any()
+    if max_per_district > 1 and len(programs.programs) > 1 and not bundles:
         raise ValueError("the oracle needs true_benefits(..., max_programs=max_per_district)")
     return allocate(eligible, budget, 1)
 

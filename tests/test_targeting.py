@@ -320,3 +320,11 @@ def test_program_names_may_not_contain_the_bundle_separator(tmp_path: Path):
     path.write_text('[programs."cash+more"]\n' + GOOD_SHIFT + "cost_per_district = 1.0\n")
     with pytest.raises(CatalogError, match=r"programs\.cash\+more: '\+' joins programs"):
         load_programs(path, feature_catalog())
+
+
+def test_a_pair_without_a_common_candidate_district_gives_no_bundle_rows():
+    # school only where literacy pushes risk up (d1, d3, d4); picky cash only at risk >= 0.999
+    picky = ProgramSpec(shift={"poverty": -0.2}, cost_per_district=1.5, min_risk=0.999)
+    catalog = ProgramCatalog(programs={"cash": picky, "school": SCHOOL})
+    table = program_benefits([RISK_MODEL], PANEL, KEYS, SHAP, catalog, BOUNDS, max_programs=2)
+    assert set(table["program"]) == {"school"}  # no crash scoring an empty set of districts

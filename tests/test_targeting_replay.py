@@ -68,3 +68,13 @@ def test_replay_refuses_runs_with_several_programs_per_district(kept: dict) -> N
     several = {**kept, "settings": kept["settings"].model_copy(update={"max_per_district": 2})}
     with pytest.raises(ValueError, match="one program per district"):
         targeting_replay.replay_run(several, ["default"])
+
+
+def test_main_refuses_several_programs_per_district_before_training(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(targeting_replay, "capture", lambda *a: pytest.fail("trained"))
+    args = ["--runs", "5:80:0", "--cache", str(tmp_path), "--set", "targeting.max_per_district=2"]
+    with pytest.raises(SystemExit) as exit_:
+        targeting_replay.main(args)
+    assert exit_.value.code == 2

@@ -92,3 +92,10 @@ def test_interval_coverage_counts_inside_on_bound_and_ignores_missing_intervals(
     assert out == {"risk_coverage": 1 / 3, "risk_on_bound": 1.0, "risk_rows": 3.0}
     none = interval_coverage(true, point, np.full(4, np.nan), np.full(4, np.nan), "x")
     assert np.isnan(none["x_coverage"]) and none["x_rows"] == 0
+
+
+def test_oracle_with_one_program_needs_no_bundles_for_several_per_district():
+    one = ProgramCatalog(programs={"cheap": PROGRAMS.programs["cheap"]})
+    truth = truth_frame()
+    plan = oracle_plan(truth[truth["program"] == "cheap"], one, budget=2.0, max_per_district=2)
+    assert chosen(plan) == {("d1", "cheap"), ("d2", "cheap")}
