@@ -23,6 +23,12 @@ from models.probability import pool_range, with_members
 
 DEFAULT_PROGRAMS = Path(__file__).parent / "catalogs" / "programs.toml"
 BUNDLE_SEP = "+"
+# plan.csv's one-line statement of what a row's figures are and are not (its `note` column)
+ESTIMATE_NOTE = (
+    "reduction: the model's forecast minus its forecast with the program's assumed change "
+    "(assumed_effect, from the program catalog, not a measured impact); an association the "
+    "model learned, not a causal estimate; interval (when given): the multi-model range"
+)
 
 
 class ProgramSpec(BaseModel):
@@ -242,17 +248,26 @@ def _bundle(pool, n_models, X, keys, before, names, programs, bounds, single) ->
     )
 
 
+def assumed_effect(spec: ProgramSpec) -> str:
+    """The catalog's assumed change, e.g. `youth_unemployment -0.06, poverty -0.05`."""
+    moves = [f"{f} {v:+g}" for f, v in spec.shift.items()]
+    return ", ".join(moves + [f"{f} x{v:g}" for f, v in spec.scale.items()])
+
+
 def split_bundles(options: pd.DataFrame, programs: ProgramCatalog) -> pd.DataFrame:
     """Chosen options (`program_benefits` rows) -> one row per (district, program), option
     order kept: a bundle's reduction and its interval are split by the programs' shares (the
     district's rows sum to the joint figures), each row has its program's cost and drivers
     and the joint risk_after, and `bundle` names the programs the district gets together (the
-    program's own name when alone)."""
+    program's own name when alone); `assumed_effect` is the catalog's change and `note`
+    says what the figures are and are not (`ESTIMATE_NOTE`)."""
     rows = options.reset_index(drop=True).assign(bundle=lambda f: f["program"])
     out = rows.explode(["programs", "shares", "program_drivers"], ignore_index=True)
     share = out["shares"].to_numpy(dtype=float)
     out["program"] = out["programs"]
     out["cost"] = [programs.programs[name].cost_per_district for name in out["program"]]
+    out["assumed_effect"] = [assumed_effect(programs.programs[name]) for name in out["program"]]
+    out["note"] = ESTIMATE_NOTE
     out["drivers"] = out["program_drivers"]
     for column in ("reduction", "reduction_low", "reduction_high"):
         out[column] = out[column].to_numpy(dtype=float) * share

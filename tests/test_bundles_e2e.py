@@ -28,6 +28,7 @@ def test_training_with_two_programs_per_district_plans_bundles_graded_jointly(
         assert named == set(rows["program"]), district
         assert rows["bundle"].nunique() == 1
     assert plan["cost"].sum() <= 60 + 1e-9
+    assert plan["assumed_effect"].notna().all() and plan["note"].str.contains("assumed").all()
     rows = plan.reset_index()  # a district's rows together, districts by their joint reduction
     assert (
         rows.groupby("district_id")["index"].agg(lambda i: i.max() - i.min() + 1 == len(i))

@@ -304,6 +304,8 @@ def test_bundle_split_gives_each_program_its_cost_and_a_share_summing_to_the_joi
         assert rows[column].sum() == pytest.approx(chosen[column].iloc[0])
     assert (rows["risk_after"] == chosen["risk_after"].iloc[0]).all()
     assert "programs" not in rows and "shares" not in rows
+    assert rows["assumed_effect"].tolist() == ["poverty -0.2", "literacy +0.3"]
+    assert rows["note"].str.contains("not a causal estimate").all()
 
 
 def test_a_saturating_model_values_a_bundle_below_the_sum_of_its_programs():
