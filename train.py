@@ -116,13 +116,16 @@ def _print_insight(summary: RunSummary) -> None:
             f"{plan['multiple_of_random']:.1f} x random plans'; estimated / true "
             f"{plan['estimate_to_truth']:.2f}."
         )
-        print(
-            "Stated 90 % intervals vs the truth: district risk holds the true probability in "
-            f"{plan['risk_coverage']:.0%} of {plan['risk_rows']:.0f} districts (point on a bound "
-            f"in {plan['risk_on_bound']:.0f}); program benefit holds the true reduction in "
-            f"{plan['benefit_coverage']:.0%} of {plan['benefit_rows']:.0f} plan rows (point on "
-            f"a bound in {plan['benefit_on_bound']:.0f})."
-        )
+        if plan["risk_rows"] > 0:
+            print(
+                "Stated 90 % intervals vs the truth: district risk holds the true probability "
+                f"in {plan['risk_coverage']:.0%} of {plan['risk_rows']:.0f} districts (point on "
+                f"a bound in {plan['risk_on_bound']:.0f}); program benefit holds the true "
+                f"reduction in {plan['benefit_coverage']:.0%} of {plan['benefit_rows']:.0f} "
+                f"plan rows (point on a bound in {plan['benefit_on_bound']:.0f})."
+            )
+        else:
+            print("No intervals to check against the truth (no bootstrap refits).")
 
 
 def _check_report_path(report: Path | None) -> None:

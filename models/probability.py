@@ -19,42 +19,30 @@ def logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def ensemble_interval(
-    values: np.ndarray, interval: tuple[float, float] = (0.05, 0.95)
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per column of an (n_models, n_rows) array, the empirical `interval` quantiles over the
-    models ("inverted_cdf": values that occur); NaN for one model: one model gives no
-    interval, not a zero-width one."""
-    values = np.asarray(values, dtype=float)
-    if len(values) < 2:
-        nan = np.full(values.shape[1], np.nan)
-        return nan, nan
-    low, high = (np.quantile(values, q, axis=0, method="inverted_cdf") for q in interval)
-    return low, high
-
-
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """The inverse of `logit`, overflow-free."""
     return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(z, dtype=float)))
 
 
 def with_members(models: list) -> list:
-    """The models and, after each stack, its member models (`members_`: the default stack's
-    xgboost, logistic regression and historical rate), in that order: the multi-model pool
-    whose range is a forecast's interval."""
+    """The models and, after each stack, the member models it gives weight to (`members_`
+    whose `weights_` is not 0: of the default stack's xgboost, logistic regression and
+    historical rate, usually the first two), in that order: the multi-model pool whose range is
+    a forecast's interval. A member the stack ignores says nothing about its forecast."""
     pool = []
     for model in models:
         pool.append(model)
-        pool.extend(getattr(model, "members_", {}).values())
+        members = getattr(model, "members_", {})
+        weights = getattr(model, "weights_", np.ones(len(members)))
+        pool.extend(m for m, w in zip(members.values(), weights, strict=True) if w != 0)
     return pool
 
 
 def pool_range(values: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarray]:
     """Per column of a (pool, n_rows) array: its minimum and maximum, the interval of the
     forecast of `with_members(models)`; NaN when `n_models` < 2 (without refits there is no
-    interval, even for a stack: its members alone measure no sampling variance). With k
-    exchangeable forecasts a further one falls in their range with probability (k-1)/(k+1):
-    92 % for the 24 of the default stack and 5 refits."""
+    interval, even for a stack: its members alone measure no sampling variance). What share
+    of true values such a range holds is measured on the synthetic truth, not derived."""
     values = np.asarray(values, dtype=float)
     if n_models < 2:
         nan = np.full(values.shape[1], np.nan)

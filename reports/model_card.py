@@ -125,8 +125,8 @@ def limitations(res: Results, card: dict) -> list[str]:
         "a shift in the conflict (new actors, new reporting) can make the past a poor guide.",
         "Incident data counts what was reported: districts with less media or monitoring "
         "coverage may look safer than they are, and the model learns that bias.",
-        "Intervals are the range of a multi-model ensemble (the model, its bootstrap refits and "
-        "the models inside each); they show model uncertainty, not all uncertainty."
+        "Intervals are the range of the model, its bootstrap refits and (for a stack) the member "
+        "models each relies on; they show model uncertainty, not all uncertainty."
         if has_interval(res)
         else "This run made no intervals (no bootstrap refits): its probabilities are point "
         "estimates.",

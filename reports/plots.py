@@ -235,7 +235,7 @@ def district_history(history: pd.DataFrame, forecasts: pd.DataFrame, title: str)
             label=f"{kind} probability (of next period)",
         )
         if rows["low"].notna().any():
-            # the interval is the ensemble's; the point (the main model) may lie outside it
+            # the interval is the ensemble's range, which holds the point (the main model)
             right.vlines(x, rows["low"], rows["high"], color=MAIN_COLOR, linewidth=1.2)
     right.set_ylim(0, 1.05)
     right.set_ylabel("probability", fontsize=8)

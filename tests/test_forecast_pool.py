@@ -63,3 +63,10 @@ def test_benefit_interval_leaves_out_members_blind_to_the_program():
     d2 = table.set_index("district_id").loc["d2"]
     assert d2["reduction"] == pytest.approx(0.3)  # the main model's estimate
     assert (d2["reduction_low"], d2["reduction_high"]) == pytest.approx((0.2, 0.5))  # not 0
+
+
+def test_members_the_stack_gives_no_weight_are_left_out_of_the_pool():
+    a, b, ignored = Const(0.1), Const(0.2), Const(0.9)
+    stack = Const(0.15, members={"xgboost": a, "logistic": b, "historical_rate": ignored})
+    stack.weights_ = np.array([0.7, 0.4, 0.0])
+    assert with_members([stack]) == [stack, a, b]
