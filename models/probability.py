@@ -38,6 +38,13 @@ def with_members(models: list) -> list:
     return pool
 
 
+def interval_pool(models: list) -> list:
+    """What an interval of `models[0]` given its refits `models[1:]` is the range of:
+    `with_members(models)`, or the one model when there are no refits (then there is no
+    interval, and its members need not be scored)."""
+    return with_members(models) if len(models) > 1 else list(models)
+
+
 def pool_range(values: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarray]:
     """Per column of a (pool, n_rows) array: its minimum and maximum, the interval of the
     forecast of `with_members(models)`; NaN when `n_models` < 2 (without refits there is no
@@ -54,5 +61,5 @@ def risk_interval(models: list, X) -> tuple[np.ndarray, np.ndarray]:
     """The forecast interval of `models[0]` given its refits `models[1:]`: the range of the
     probabilities of every model and of every stack's members (`with_members`); NaN with one
     model."""
-    pool = with_members(models) if len(models) > 1 else models
+    pool = interval_pool(models)
     return pool_range(np.vstack([m.predict_proba(X)[:, 1] for m in pool]), len(models))

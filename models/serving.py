@@ -29,7 +29,7 @@ from features.catalog import FeatureCatalog
 from features.errors import DataContractError
 from features.labels import period_after
 from features.schema import KEYS, LABELS, OUTCOME, validate_panel
-from models.probability import pool_range, with_members
+from models.probability import interval_pool, pool_range
 from models.trusted import TRUSTED_MODEL_TYPES
 
 OUTPUT_COLUMNS = (
@@ -135,13 +135,10 @@ class Forecaster:
         """`risk_interval` of [model, *members] (as the run's forecast.csv has it): the range of
         the model's, its refits' and their stack members' probabilities; NaN without members:
         one model gives no interval. `probability` is the model's own (already computed)."""
-        members = list(self.members or ())
-        if not members:
-            nan = np.full(len(X), np.nan)
-            return nan, nan
-        pool = [*with_members(members), *getattr(self.model, "members_", {}).values()]
-        risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in pool)])
-        return pool_range(risk, 1 + len(members))
+        models = [self.model, *(self.members or ())]
+        others = interval_pool(models)[1:]  # pool[0] is the model: `probability`
+        risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in others)])
+        return pool_range(risk, len(models))
 
     def example(self, panel: pd.DataFrame, periods: int = 2) -> pd.DataFrame:
         """A small valid input: the last `periods` periods of a validated `panel` (every

@@ -19,7 +19,7 @@ from scipy.sparse import csc_array
 
 from features.catalog import FeatureCatalog, read_toml
 from features.errors import CatalogError
-from models.probability import pool_range, with_members
+from models.probability import interval_pool, pool_range
 
 DEFAULT_PROGRAMS = Path(__file__).parent / "catalogs" / "programs.toml"
 BUNDLE_SEP = "+"
@@ -167,7 +167,7 @@ def program_benefits(
     risk, risk_after, reduction, reduction_low, reduction_high, drivers (the motivating
     features with their SHAP; per program in program_drivers).
     """
-    pool = with_members(models) if len(models) > 1 else models  # row 0: models[0]
+    pool = interval_pool(models)  # row 0: models[0]
     before = _risk(pool, X)
     rows, single = [], {}
     for name, spec in programs.programs.items():

@@ -4,11 +4,14 @@ the members blind to a program."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from models.probability import pool_range, risk_interval, with_members
+from models.serving import Forecaster
 from models.targeting import ProgramCatalog, ProgramSpec, program_benefits
 
 
@@ -70,3 +73,21 @@ def test_members_the_stack_gives_no_weight_are_left_out_of_the_pool():
     stack = Const(0.15, members={"xgboost": a, "logistic": b, "historical_rate": ignored})
     stack.weights_ = np.array([0.7, 0.4, 0.0])
     assert with_members([stack]) == [stack, a, b]
+
+
+def test_the_served_interval_is_the_training_interval_zero_weight_members_left_out():
+    def stack(p, members):
+        model = Const(p, members=members)
+        model.weights_ = np.array([0.7, 0.0])  # the second member ignored
+        return model
+
+    main = stack(0.20, {"xgboost": Const(0.25), "historical_rate": Const(0.01)})
+    refit = stack(0.22, {"xgboost": Const(0.30), "historical_rate": Const(0.02)})
+    served = SimpleNamespace(model=main, members=(refit,))
+    low, high = Forecaster.interval(served, X, main.predict_proba(X)[:, 1])
+    expected = risk_interval([main, refit], X)
+    np.testing.assert_allclose(low, expected[0])
+    np.testing.assert_allclose(high, expected[1])
+    assert low == pytest.approx([0.20, 0.20])  # not the ignored 0.01
+    no_refits = Forecaster.interval(SimpleNamespace(model=main, members=None), X, np.zeros(2))
+    assert np.isnan(no_refits[0]).all()
