@@ -36,7 +36,6 @@ class Insight:
     recovery: dict[str, object] | None = None
     plan_scores: dict[str, float] | None = None
     members: list = field(default_factory=list)  # bootstrap refits: the forecast interval's
-    risk_bounds: tuple = ()  # the forecast interval (low, high), in forecast-row order
 
 
 def bootstrap_members(
@@ -149,9 +148,10 @@ def refit_ensemble(
     settings: InsightSettings,
     seen: Explained,
     out: Insight,
-) -> tuple[list, np.ndarray]:
+) -> tuple[list, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """District-bootstrap and fold refits: SHAP stability, forecast intervals and the
-    district profiles. Returns the ensemble (main model first) and its forecast risks."""
+    district profiles. Returns the ensemble (main model first), its forecast risks and the
+    forecast interval (low, high; `risk_interval`), in forecast-row order."""
     features = catalog.model_features
     labelled = frame[TARGET].notna()
     seed = settings.model.seed
@@ -183,12 +183,11 @@ def refit_ensemble(
     profiles = explain.district_profiles(seen.shap_forecast, forecast, catalog)
     profiles.insert(2, "risk", risk[0])
     low, high = risk_interval(ensemble, forecast[features])
-    out.risk_bounds = (low, high)
     profiles.insert(3, "risk_low", low)
     profiles.insert(4, "risk_high", high)
     profiles["top_driver_agreement"] = _top_driver_agreement(seen.shap_forecast, refit_shap, 3)
     out.tables["district_profiles"] = profiles.sort_values("risk", ascending=False)
-    return ensemble, risk
+    return ensemble, risk, (low, high)
 
 
 def plan_programs(
@@ -295,7 +294,7 @@ def explain_and_target(
         f"stability and intervals: {len(folds)} fold refits, "
         f"{settings.explain.n_bootstrap} bootstrap refits"
     )
-    ensemble, risk = refit_ensemble(frame, catalog, folds, final, settings, seen, out)
+    ensemble, risk, risk_bounds = refit_ensemble(frame, catalog, folds, final, settings, seen, out)
     ids = seen.forecast["district_id"].astype(str)
     labels = district_labels(seen.forecast, ids).reindex(ids).reset_index()
     shocks = np.zeros(0) if shocks is None else shocks
@@ -325,6 +324,6 @@ def explain_and_target(
             settings,
             synthetic_truth,
             out,
-            out.risk_bounds,
+            risk_bounds,
         )
     return out

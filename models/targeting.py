@@ -211,23 +211,28 @@ def program_benefits(
     return pd.concat(rows, ignore_index=True)
 
 
+def own_shares(own: np.ndarray) -> np.ndarray:
+    """Per row of (rows, programs) single-program reductions: each program's share of the
+    bundle's joint one, its own reduction over their sum; equal shares where those are not all
+    positive (a share of a sum with a negative part means nothing)."""
+    positive = (own > 0).all(axis=1, keepdims=True)
+    return np.where(
+        positive, own / np.where(positive, own, 1).sum(axis=1, keepdims=True), 1 / own.shape[1]
+    )
+
+
 def _bundle(pool, n_models, X, keys, before, names, programs, bounds, single) -> pd.DataFrame:
     """Rows of the districts where every program of `names` is a candidate (at least one):
     the joint reduction (the programs applied one after the other in catalog order), and each
-    program's share of it (its own reduction over their sum; equal shares where those are not
-    all positive, since a share of a sum with a negative part means nothing; rare, as such a
-    bundle seldom beats its best program)."""
+    program's share of it (`own_shares`; unequal-sign cases are rare, as such a bundle seldom
+    beats its best program)."""
     where = np.logical_and.reduce([single[n][0] for n in names])
     idx = np.flatnonzero(where)
     specs = [programs.programs[n] for n in names]
     after = _risk(pool, apply_programs(X.iloc[idx], specs, bounds))
     reduction = before[:, idx] - after
     low, high = reduction_range(reduction, n_models)
-    own = np.column_stack([single[n][1][idx] for n in names])
-    positive = (own > 0).all(axis=1, keepdims=True)
-    shares = np.where(
-        positive, own / np.where(positive, own, 1).sum(axis=1, keepdims=True), 1 / len(names)
-    )
+    shares = own_shares(np.column_stack([single[n][1][idx] for n in names]))
     return (
         keys[["district_id", "period"]]
         .iloc[idx]

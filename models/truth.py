@@ -18,6 +18,7 @@ from models.targeting import (
     apply_program,
     apply_programs,
     bundle_name,
+    own_shares,
 )
 
 HISTORY_GROUP = "conflict history"
@@ -96,7 +97,7 @@ def plan_row_truth(
     rows = plan.reset_index(drop=True)
     order = {name: i for i, name in enumerate(programs.programs)}  # as the plan applies them
     bundles = rows.groupby("district_id", sort=False)["program"].transform(
-        lambda names: BUNDLE_SEP.join(sorted(names, key=order.get))
+        lambda names: bundle_name(sorted(names, key=order.get))
     )
     for bundle, group in rows.groupby(bundles.to_numpy(), sort=False):  # districts alike at once
         names = bundle.split(BUNDLE_SEP)
@@ -108,11 +109,9 @@ def plan_row_truth(
         own = np.column_stack(
             [before - true_probability(apply_program(subset, spec, bounds)) for spec in specs]
         )
-        positive = (own > 0).all(axis=1, keepdims=True)
-        share = np.where(
-            positive, own / np.where(positive, own, 1).sum(axis=1, keepdims=True), 1 / len(names)
+        value = pd.DataFrame(
+            joint[:, None] * own_shares(own), index=districts.to_numpy(), columns=names
         )
-        value = pd.DataFrame(joint[:, None] * share, index=districts.to_numpy(), columns=names)
         out[group.index] = [
             value.at[d, n] for d, n in zip(group["district_id"], group["program"], strict=True)
         ]
