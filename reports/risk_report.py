@@ -256,7 +256,8 @@ def _plan(res: Results, labels: pd.DataFrame) -> dict:
         .to_dict("records"),
     }
     return {
-        "rows": plan.sort_values("reduction", ascending=False).to_dict("records"),
+        # plan.csv's own order: largest (joint) reduction first, a bundle's rows together
+        "rows": plan.to_dict("records"),
         "totals": totals,
         # summaries written before risk_aversion existed planned on the expected reduction
         "targeting": {"risk_aversion": 0.0, **(s.targeting or {})},
