@@ -98,6 +98,24 @@ def score_predictions(
     return pd.DataFrame(rows)
 
 
+BOOT_CHUNK = 128  # bootstrap samples scored at once (a chunk x rows weight matrix)
+
+
+def weighted_average_precision(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """sklearn's `average_precision_score(y, score, sample_weight=w)` for every row `w` of
+    `weights` (samples x rows) at once: one sort of `score`, cumulative weighted hits at
+    each distinct score. Rows of zero weight change no step, as sklearn drops them."""
+    order = np.argsort(score, kind="mergesort")[::-1]  # sklearn's order, ties kept together
+    ranked = score[order]
+    ends = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # last row of each score
+    w = weights[:, order]
+    hits = np.cumsum(w * y[order], axis=1)[:, ends]
+    flagged = np.cumsum(w, axis=1)[:, ends]
+    precision = np.divide(hits, flagged, out=np.ones_like(hits), where=flagged != 0)
+    recall_step = np.diff(hits, axis=1, prepend=0.0) / hits[:, -1:]
+    return np.sum(recall_step * precision, axis=1)
+
+
 def paired_bootstrap(
     predictions: pd.DataFrame,
     model: str,
@@ -109,32 +127,32 @@ def paired_bootstrap(
     """Interval of the pooled AUPR and Brier differences `model - reference`, resampling
     districts with replacement (all held-out rows of a district together, so the interval
     respects that a district's periods are not independent). Returns the point differences
-    and the `level` interval bounds: `aupr_diff`, `aupr_low`, `aupr_high`, `brier_diff`, ..."""
+    and the `level` interval bounds: `aupr_diff`, `aupr_low`, `aupr_high`, `brier_diff`, ...
+    Samples holding one outcome only (no AUPR) are skipped."""
     y = predictions[TARGET].to_numpy().astype(int)
     a, b = predictions[model].to_numpy(float), predictions[reference].to_numpy(float)
     codes, _ = pd.factorize(predictions["district_id"])
     rng = np.random.default_rng(seed)
     n_districts = codes.max() + 1
-
-    def differences(weight: np.ndarray | None) -> tuple[float, float]:
-        aupr = average_precision_score(y, a, sample_weight=weight) - average_precision_score(
-            y, b, sample_weight=weight
-        )
-        brier = np.average((a - y) ** 2 - (b - y) ** 2, weights=weight)
-        return float(aupr), float(brier)
-
+    squared_gap = (a - y) ** 2 - (b - y) ** 2
     draws = []
-    for _ in range(n_boot):
-        weight = np.bincount(rng.integers(0, n_districts, n_districts), minlength=n_districts)
-        weight = weight[codes].astype(float)
-        if y[weight > 0].min() == y[weight > 0].max():
-            continue  # a sample with one outcome has no AUPR
-        draws.append(differences(weight))
+    for start in range(0, n_boot, BOOT_CHUNK):
+        size = min(BOOT_CHUNK, n_boot - start)
+        picks = [rng.integers(0, n_districts, n_districts) for _ in range(size)]
+        weight = np.vstack([np.bincount(p, minlength=n_districts) for p in picks])[:, codes]
+        weight = weight.astype(float)
+        positives = (weight * y).sum(axis=1)
+        weight = weight[(positives > 0) & (positives < weight.sum(axis=1))]  # both outcomes
+        aupr = weighted_average_precision(y, a, weight) - weighted_average_precision(y, b, weight)
+        brier = weight @ squared_gap / weight.sum(axis=1)
+        draws.append(np.column_stack([aupr, brier]))
     tail = (1 - level) / 2
-    low, high = np.quantile(np.array(draws), [tail, 1 - tail], axis=0)
-    aupr, brier = differences(None)
+    draws = np.vstack(draws)
+    low, high = np.quantile(draws, [tail, 1 - tail], axis=0)
+    aupr = average_precision_score(y, a) - average_precision_score(y, b)
+    brier = float(np.mean(squared_gap))
     return {
-        "aupr_diff": aupr,
+        "aupr_diff": float(aupr),
         "aupr_low": float(low[0]),
         "aupr_high": float(high[0]),
         "brier_diff": brier,

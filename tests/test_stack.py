@@ -7,8 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.base import clone
+from sklearn.metrics import average_precision_score
 
-from models.evaluate import paired_bootstrap, score_predictions
+from models.evaluate import paired_bootstrap, score_predictions, weighted_average_precision
 from models.explain import BASE, ExplanationError, contributions
 from models.pipeline import (
     HistoricalRateClassifier,
@@ -383,3 +384,15 @@ def test_a_stack_member_is_read_from_the_fitted_stack_never_fitted_alone() -> No
     assert (np.diff(expected[order]) >= -1e-12).all()
     with pytest.raises(TypeError, match="read from the fitted stack"):
         StackMember("stack", "xgboost").fit(X, y)
+
+
+def test_weighted_average_precision_equals_sklearn_per_weight_row() -> None:
+    """The vectorised AUPR of the bootstrap is sklearn's, sample by sample, with tied scores
+    and zero weights (districts not drawn)."""
+    rng = np.random.default_rng(4)
+    y = (rng.random(300) < 0.3).astype(int)
+    score = np.round(rng.random(300), 1)  # many ties
+    weights = rng.integers(0, 3, size=(20, 300)).astype(float)
+    found = weighted_average_precision(y, score, weights)
+    expected = [average_precision_score(y, score, sample_weight=w) for w in weights]
+    np.testing.assert_allclose(found, expected, rtol=0, atol=1e-12)
