@@ -109,9 +109,7 @@ def test_features_equal_the_single_machine_frame(grid: Path) -> None:
             client, labelled[features], labelled["target"], settings, 0
         )
         last = lazy.model_frame[lazy.model_frame[PERIOD_INDEX] == workers[PERIOD_INDEX].max()]
-        on_workers = distributed.tree_shap(
-            client, booster, last[features].repartition(npartitions=1)
-        )
+        on_workers = distributed.tree_shap(client, booster, last[features].compute())
     rows = workers[workers[PERIOD_INDEX] == workers[PERIOD_INDEX].max()].reset_index(drop=True)
     pipeline = distributed.as_pipeline(booster, features, settings, 0, rows)
     here = tree_shap(pipeline, rows[features])

@@ -4,10 +4,11 @@ exactly as the single-machine path builds them, the covariates kept on the worke
 Only the keys, labels, incidents and protected columns are read into this process (a panel's
 conflict history needs every period of a district, and its spatial lags every district of a
 period): `features.build.build_features` turns them into the history features and the target,
-the same code and numbers as the single-machine path. Each Parquet file is then read and
-validated on a worker (errors name the file, column and rows), joined with its rows of those
-features, cast to float32, and kept in the workers' memory as one partition of a dask
-DataFrame: the rows xgboost trains on never pass through this process.
+the same code and numbers as the single-machine path. Meanwhile each Parquet file is read and
+validated on a worker (errors name the file, column and rows) and its covariates cast to
+float32; then joined there with its rows of those features and kept in the workers' memory as
+one partition of a dask DataFrame: the rows xgboost trains on never pass through this
+process.
 """
 
 from __future__ import annotations
@@ -97,12 +98,10 @@ def read_slim_panel(files: list[Path], catalog: FeatureCatalog, source: str) -> 
     return panel
 
 
-def model_partition(
-    path: Path, catalog: FeatureCatalog, derived: pd.DataFrame, features: list[str]
-) -> pd.DataFrame:
-    """One file as rows of the model frame (runs on a worker): validated against the full
-    catalog, joined with its `derived` rows (history features and target, sorted by
-    district_id and period_index), model features as float32."""
+def checked_covariates(path: Path, catalog: FeatureCatalog, covariates: list[str]) -> pd.DataFrame:
+    """One file read and validated against the full catalog (runs on a worker): its keys,
+    `period_index` and the model's `covariates` as float32, sorted by district and period.
+    Raises DataContractError naming the file, column and rows."""
     problem = None
     try:
         panel = validate_panel(read_parquet_file(path), catalog, str(path), whole=False)
@@ -110,43 +109,64 @@ def model_partition(
         problem = str(exc)
     if problem is not None:  # raised afresh: pandera's errors held as its context do not pickle
         raise DataContractError(problem)
-    index = period_ordinal(panel["period"]).to_numpy()
-    ids = panel["district_id"].to_numpy()
+    out = {
+        "district_id": panel["district_id"].to_numpy(),
+        "period": panel["period"].to_numpy(),
+        PERIOD_INDEX: period_ordinal(panel["period"]).to_numpy(),
+    }
+    for name in covariates:
+        out[name] = panel[name].to_numpy(dtype=np.float32)
+    return pd.DataFrame(out)
+
+
+def model_partition(
+    path: Path, checked: pd.DataFrame, derived: pd.DataFrame, features: list[str]
+) -> pd.DataFrame:
+    """One file's rows of the model frame (runs on a worker): its `checked_covariates` joined
+    with its `derived` rows (history features and target, sorted by district_id and
+    period_index), model features as float32."""
     if not (
-        len(derived) == len(panel)
-        and np.array_equal(derived["district_id"].to_numpy(), ids)
-        and np.array_equal(derived[PERIOD_INDEX].to_numpy(), index)
+        len(derived) == len(checked)
+        and np.array_equal(derived["district_id"].to_numpy(), checked["district_id"].to_numpy())
+        and np.array_equal(derived[PERIOD_INDEX].to_numpy(), checked[PERIOD_INDEX].to_numpy())
     ):
         raise DataContractError(f"{path}: its rows changed while the panel was being read")
-    out = {"district_id": ids, "period": panel["period"].to_numpy(), PERIOD_INDEX: index}
+    out = {c: checked[c].to_numpy() for c in ("district_id", "period", PERIOD_INDEX)}
     for name in features:
-        source = panel if name in panel.columns else derived
+        source = checked if name in checked.columns else derived
         out[name] = source[name].to_numpy(dtype=np.float32)
     out[TARGET] = derived[TARGET].to_numpy(dtype=np.float32)
     return pd.DataFrame(out)
 
 
-def _model_frame(
-    client: Client, files: list[Path], frame: pd.DataFrame, data: PreparedData
-) -> dd.DataFrame:
-    """Validate and join every file on the workers; raises the first file's error in file
-    order (a DataContractError naming the file, column and rows)."""
-    derived_columns = ["district_id", PERIOD_INDEX, *data.history, TARGET]
-    ordered = frame.sort_values([PART, "district_id", PERIOD_INDEX], kind="stable")
-    parts = [part[derived_columns] for _, part in ordered.groupby(PART, sort=True)]
-    scattered = client.scatter(parts)
-    futures = client.map(
-        model_partition,
-        files,
-        [data.inputs.catalog] * len(files),
-        scattered,
-        [data.features] * len(files),
-    )
+def _raise_first_error(futures: list) -> None:
+    """Wait for `futures`; raise the first failed one's error in file order (a
+    DataContractError naming the file, column and rows)."""
     wait(futures)
     for future in futures:
         if future.status == "error":
             raise future.exception()
-    del scattered
+
+
+def check_files(client: Client, files: list[Path], catalog: FeatureCatalog) -> list:
+    """Start reading and validating every file on the workers (`checked_covariates`): they
+    work while this process builds the history features. Returns the futures."""
+    covariates = catalog.model_features
+    return client.map(checked_covariates, files, [catalog] * len(files), [covariates] * len(files))
+
+
+def _model_frame(
+    client: Client, files: list[Path], checked: list, frame: pd.DataFrame, data: PreparedData
+) -> dd.DataFrame:
+    """Join every file's checked covariates with its history features on the workers."""
+    _raise_first_error(checked)
+    derived_columns = ["district_id", PERIOD_INDEX, *data.history, TARGET]
+    ordered = frame.sort_values([PART, "district_id", PERIOD_INDEX], kind="stable")
+    parts = [part[derived_columns] for _, part in ordered.groupby(PART, sort=True)]
+    scattered = client.scatter(parts)
+    futures = client.map(model_partition, files, checked, scattered, [data.features] * len(files))
+    _raise_first_error(futures)
+    del scattered, checked
     meta = client.submit(lambda part: part.head(0), futures[0]).result()
     return dd.from_delayed(futures, meta=meta, verify_meta=False)
 
@@ -173,6 +193,7 @@ def prepare_lazy(
     panel's `files` (`panel_files`)."""
     source = config.data.panel
     catalog = load_catalog(config.data.catalog or None)
+    checked = check_files(client, files, catalog)  # the workers start validating the files
     progress(f"reading keys and incidents of {len(files)} Parquet file(s) in {source}")
     panel = read_slim_panel(files, catalog, source)
     geometry = configured_geometry(config)
@@ -195,7 +216,7 @@ def prepare_lazy(
     )
     data = prepared(config, inputs, frame, extended)
     progress(f"dask: validating {len(files)} file(s) and joining their features on the workers")
-    model_frame = _model_frame(client, files, frame, data)
+    model_frame = _model_frame(client, files, checked, frame, data)
     full = _full_rows(model_frame, frame, panel, catalog)
     inputs = replace(inputs, panel=panel.drop(columns=PART), full_rows=full)
     return LazyData(

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import xgboost as xgb
@@ -141,8 +140,7 @@ def explain_forecast(
         return None
     data, features = lazy.prepared, lazy.prepared.features
     if booster is not None:  # the forecast period's rows, already here, in forecast order
-        period = dd.from_pandas(latest[features], npartitions=1)
-        shap_latest = distributed.tree_shap(client, booster, period)
+        shap_latest = distributed.tree_shap(client, booster, latest[features])
     else:
         shap_latest = explain.contributions(final.model, latest[features], features)
     shap_latest = shap_latest.reset_index(drop=True)
