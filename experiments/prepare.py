@@ -100,11 +100,12 @@ def _check_both_classes(
             )
 
 
-def forecaster(data: PreparedData, model, members: list | None) -> Forecaster:
+def forecaster(data: PreparedData, model, members: list | None, band=None) -> Forecaster:
     """What the registered model scores panel rows with: the fitted `model`, its bootstrap
     refits (`members`; None: the run made none), the panel's model covariates (protected
     columns are never model inputs, so a caller need not send them), the model's features,
-    the horizon and the district adjacency of the spatial lags."""
+    the horizon, the district adjacency of the spatial lags and the interval's calibration
+    `band` (None: not widened)."""
     inputs = data.inputs
     covariates = {n: spec for n, spec in inputs.catalog.features.items() if not spec.protected}
     neighbours = None
@@ -117,4 +118,5 @@ def forecaster(data: PreparedData, model, members: list | None) -> Forecaster:
         features=tuple(data.features),
         horizon=data.horizon,
         neighbours=neighbours,
+        band=band,
     )

@@ -45,6 +45,7 @@ from features.writers import (
     write_parquet,
 )
 from models.aggregates import period_shocks
+from models.calibration_band import CalibrationBand, calibration_band
 from models.evaluate import score_predictions
 from models.insight import Insight, InsightSettings, explain_and_target, forecast_rows
 from models.pipeline import BASELINES, MAIN_MODEL, fit_model, model_zoo
@@ -174,6 +175,13 @@ def fit_final(evaluation: Evaluation, data: PreparedData) -> FinalModel:
     return FinalModel(model, forecast)
 
 
+def interval_band(evaluation: Evaluation) -> CalibrationBand | None:
+    """The forecast interval's calibration band: the registered model's held-out forecasts
+    against their outcomes (`models.calibration_band`)."""
+    held_out = evaluation.predictions
+    return calibration_band(held_out[evaluation.selection.chosen], held_out[TARGET])
+
+
 def explain_target(
     config: ExperimentConfig,
     data: PreparedData,
@@ -181,15 +189,17 @@ def explain_target(
     programs: ProgramCatalog | None,
     shocks: np.ndarray,
     progress: Progress = log.info,
+    band: CalibrationBand | None = None,
 ) -> tuple[Insight | None, pd.DataFrame]:
-    """The explain-and-target stage (when enabled; `shocks`: its aggregates' period shocks)
-    and the forecast with its intervals, highest risk first."""
+    """The explain-and-target stage (when enabled; `shocks`: its aggregates' period shocks,
+    `band`: the interval's held-out calibration band) and the forecast with its intervals,
+    highest risk first."""
     forecast, found = final.forecast, None
     if programs is not None:  # loaded only when the explain stage is enabled
         settings = InsightSettings(config.model, config.explain, config.targeting)
         truth = truth_terms(data.inputs, data.frame, data.horizon)
         args = (data.frame, data.catalog, data.folds, final.model, settings, programs, truth)
-        found = explain_and_target(*args, progress, shocks)
+        found = explain_and_target(*args, progress, shocks, band)
         intervals = found.tables["district_profiles"][["district_id", "risk_low", "risk_high"]]
         forecast = forecast.merge(intervals, on="district_id", how="left")
     return found, forecast.sort_values("probability", ascending=False, kind="stable")
@@ -268,7 +278,7 @@ def log_run(
         if found is not None:
             tracking.log_scalars(found.metrics)
         members = found.members if found is not None else None  # the interval's ensemble
-        model = forecaster(data, final.model, members)
+        model = forecaster(data, final.model, members, found.band if found else None)
         summary.model_uri = tracking.log_model(model, inputs.columns_sample)
         summary.run_id, summary.registered_model = run_id, name
         summary_path = staging / contract.SUMMARY_FILE
@@ -313,7 +323,8 @@ def run_training(
     progress("fitting the final model on all labelled periods")
     final = fit_final(evaluation, data)
     shocks = period_shocks(evaluation.predictions, evaluation.selection.chosen)
-    found, forecast = explain_target(config, data, final, loaded.programs, shocks, progress)
+    band = interval_band(evaluation)
+    found, forecast = explain_target(config, data, final, loaded.programs, shocks, progress, band)
     summary = summarise(config, data, evaluation, final, found, BASELINES)
     parts = (data, evaluation, final, forecast, found, loaded.programs)
     return write_and_log(config, output_dir, summary, parts, started, progress)

@@ -20,6 +20,7 @@ from features.catalog import FeatureCatalog
 from features.labels import district_labels
 from features.splits import Fold
 from models import aggregates, explain, targeting, truth
+from models.calibration_band import CalibrationBand
 from models.pipeline import logistic_pipeline, refit_like
 from models.probability import risk_interval
 from models.settings import ExplainSettings, ModelSettings, TargetingSettings
@@ -36,6 +37,7 @@ class Insight:
     recovery: dict[str, object] | None = None
     plan_scores: dict[str, float] | None = None
     members: list = field(default_factory=list)  # bootstrap refits: the forecast interval's
+    band: CalibrationBand | None = None  # the forecast interval's held-out calibration band
 
 
 def bootstrap_members(
@@ -182,7 +184,7 @@ def refit_ensemble(
     risk = np.vstack([m.predict_proba(forecast[features])[:, 1] for m in ensemble])
     profiles = explain.district_profiles(seen.shap_forecast, forecast, catalog)
     profiles.insert(2, "risk", risk[0])
-    low, high = risk_interval(ensemble, forecast[features])
+    low, high = risk_interval(ensemble, forecast[features], out.band)
     profiles.insert(3, "risk_low", low)
     profiles.insert(4, "risk_high", high)
     profiles["top_driver_agreement"] = _top_driver_agreement(seen.shap_forecast, refit_shap, 3)
@@ -282,12 +284,14 @@ def explain_and_target(
     synthetic_truth: pd.DataFrame | None = None,
     progress: Callable[[str], None] = lambda message: None,
     shocks: np.ndarray | None = None,
+    band: CalibrationBand | None = None,
 ) -> Insight:
     """SHAP of the forecast period and held-out periods, stability across refits, forecast
-    intervals, province/country aggregates (under the period `shocks`, log-odds; none: no
-    common shock), program benefits and the budgeted plan; truth checks when truth is given
+    intervals (the refits' range widened by the final model's held-out calibration `band`),
+    province/country aggregates (under the period `shocks`, log-odds; none: no common
+    shock), program benefits and the budgeted plan; truth checks when truth is given
     (`synthetic_truth`: true driver terms aligned with `frame`'s rows)."""
-    out = Insight()
+    out = Insight(band=band)
     progress("explaining: SHAP on the forecast and held-out periods")
     seen = explain_rows(frame, catalog, folds, final, settings, out)
     progress(

@@ -29,6 +29,7 @@ from features.catalog import FeatureCatalog
 from features.errors import DataContractError
 from features.labels import period_after
 from features.schema import KEYS, LABELS, OUTCOME, validate_panel
+from models.calibration_band import CalibrationBand
 from models.probability import interval_pool, pool_range
 from models.trusted import TRUSTED_MODEL_TYPES
 
@@ -75,6 +76,7 @@ class Forecaster:
     features: tuple[str, ...]
     horizon: int
     neighbours: Neighbours | None = None
+    band: CalibrationBand | None = None  # the interval's held-out calibration band
 
     @property
     def input_columns(self) -> list[str]:
@@ -133,12 +135,14 @@ class Forecaster:
 
     def interval(self, X: pd.DataFrame, probability: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`risk_interval` of [model, *members] (as the run's forecast.csv has it): the range of
-        the model's, its refits' and their stack members' probabilities; NaN without members:
-        one model gives no interval. `probability` is the model's own (already computed)."""
+        the model's, its refits' and their stack members' probabilities, widened by the run's
+        calibration band; NaN without members: one model gives no interval. `probability` is
+        the model's own (already computed)."""
         models = [self.model, *(self.members or ())]
         others = interval_pool(models)[1:]  # pool[0] is the model: `probability`
         risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in others)])
-        return pool_range(risk, len(models))
+        low, high = pool_range(risk, len(models))
+        return (low, high) if self.band is None else self.band.widen(low, high, probability)
 
     def example(self, panel: pd.DataFrame, periods: int = 2) -> pd.DataFrame:
         """A small valid input: the last `periods` periods of a validated `panel` (every
@@ -167,6 +171,7 @@ class Forecaster:
             "catalog": self.catalog.model_dump(mode="json"),
             "district_ids": None if n is None else [str(d) for d in n.district_ids],
             "cross_border": n is not None and n.cross_border is not None,
+            "calibration_band": None if self.band is None else self.band.to_dict(),
         }
         (folder / SPEC_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
         return folder
@@ -190,7 +195,7 @@ def load_forecaster(folder: Path) -> Forecaster:
             pd.Index(spec["district_ids"]),
             sparse.load_npz(folder / CROSS_BORDER_FILE).tocsr() if spec["cross_border"] else None,
         )
-    n = spec["members"]
+    n, band = spec["members"], spec.get("calibration_band")  # older models have no band
     members = (
         None if n is None else tuple(load_estimator(folder / member_file(k)) for k in range(n))
     )
@@ -201,4 +206,5 @@ def load_forecaster(folder: Path) -> Forecaster:
         features=tuple(spec["features"]),
         horizon=int(spec["horizon"]),
         neighbours=neighbours,
+        band=None if band is None else CalibrationBand.from_dict(band),
     )

@@ -126,7 +126,8 @@ def limitations(res: Results, card: dict) -> list[str]:
         "Incident data counts what was reported: districts with less media or monitoring "
         "coverage may look safer than they are, and the model learns that bias.",
         "Intervals are the range of the model, its bootstrap refits and (for a stack) the member "
-        "models each relies on; they show model uncertainty, not all uncertainty."
+        "models each relies on, widened where held-out forecasts at that risk level missed the "
+        "observed rates; they show model uncertainty, not all uncertainty."
         if has_interval(res)
         else "This run made no intervals (no bootstrap refits): its probabilities are point "
         "estimates.",

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.probability import pool_range, risk_interval, with_members
+from models.calibration_band import CalibrationBand
+from models.probability import logit, pool_range, risk_interval, sigmoid, with_members
 from models.serving import Forecaster
 from models.targeting import ProgramCatalog, ProgramSpec, program_benefits
 
@@ -83,11 +84,20 @@ def test_the_served_interval_is_the_training_interval_zero_weight_members_left_o
 
     main = stack(0.20, {"xgboost": Const(0.25), "historical_rate": Const(0.01)})
     refit = stack(0.22, {"xgboost": Const(0.30), "historical_rate": Const(0.02)})
-    served = SimpleNamespace(model=main, members=(refit,))
+    served = SimpleNamespace(model=main, members=(refit,), band=None)
     low, high = Forecaster.interval(served, X, main.predict_proba(X)[:, 1])
     expected = risk_interval([main, refit], X)
     np.testing.assert_allclose(low, expected[0])
     np.testing.assert_allclose(high, expected[1])
     assert low == pytest.approx([0.20, 0.20])  # not the ignored 0.01
-    no_refits = Forecaster.interval(SimpleNamespace(model=main, members=None), X, np.zeros(2))
-    assert np.isnan(no_refits[0]).all()
+    no_refits = SimpleNamespace(model=main, members=None, band=None)
+    assert np.isnan(Forecaster.interval(no_refits, X, np.zeros(2))[0]).all()
+    # with a calibration band: the same widening in training and serving
+    band = CalibrationBand(edges=(0.0, 0.5, 1.0), low=(-0.5, 0.0), high=(1.0, 0.0), counts=(9, 9))
+    widened = Forecaster.interval(
+        SimpleNamespace(model=main, members=(refit,), band=band), X, main.predict_proba(X)[:, 1]
+    )
+    expected = risk_interval([main, refit], X, band)
+    np.testing.assert_allclose(widened, expected)
+    assert widened[0] == pytest.approx([sigmoid(logit(0.2) - 0.5)] * 2)
+    assert widened[1] == pytest.approx([sigmoid(logit(0.2) + 1.0)] * 2)

@@ -3,6 +3,7 @@ files (skops, JSON, npz) loads and scores the same; the interval's three cases; 
 
 from __future__ import annotations
 
+import json
 import pickle
 from dataclasses import replace
 from pathlib import Path
@@ -16,10 +17,12 @@ from features.errors import DataContractError
 from features.schema import validate_panel
 from features.spatial import queen_adjacency
 from features.synthetic import generate_region
+from models.calibration_band import CalibrationBand
 from models.pipeline import logistic_pipeline
 from models.serving import (
     ESTIMATOR_FILE,
     OUTPUT_COLUMNS,
+    SPEC_FILE,
     Forecaster,
     Neighbours,
     load_forecaster,
@@ -78,6 +81,28 @@ def test_a_saved_forecaster_loads_and_scores_the_same(region: dict, tmp_path: Pa
     pd.testing.assert_frame_equal(
         loaded.forecast(region["panel"]), forecaster.forecast(region["panel"])
     )
+
+
+def test_the_calibration_band_is_saved_widens_the_interval_and_may_be_absent(
+    region: dict, tmp_path: Path
+) -> None:
+    band = CalibrationBand(edges=(0.0, 0.3, 1.0), low=(-0.4, -0.1), high=(0.6, 0.2), counts=(7, 7))
+    banded = replace(region["forecaster"], band=band)
+    loaded = load_forecaster(banded.save(tmp_path / "banded"))
+    assert loaded.band == band
+    plain, widened = (f.forecast(region["panel"]) for f in (region["forecaster"], loaded))
+    assert (widened["probability_low"] <= plain["probability_low"]).all()
+    assert (widened["probability_high"] >= plain["probability_high"]).all()
+    assert (widened["probability_high"] > plain["probability_high"]).any()
+    # a model saved before bands existed has no "calibration_band" in its spec: no widening
+    folder = region["forecaster"].save(tmp_path / "plain")
+    spec = json.loads((folder / SPEC_FILE).read_text())
+    (folder / SPEC_FILE).write_text(
+        json.dumps({k: v for k, v in spec.items() if k != "calibration_band"})
+    )
+    old = load_forecaster(folder)
+    assert old.band is None
+    pd.testing.assert_frame_equal(old.forecast(region["panel"]), plain)
 
 
 def test_the_interval_is_nan_without_refits_or_an_ensemble(region: dict) -> None:
