@@ -11,7 +11,8 @@ same allocation (budget, max per district, SHAP candidates) is made with each be
 below and graded on the truth: plan / oracle (true reduction of the plan over the oracle
 plan's) and estimate / true (the plan's summed estimate over its true reduction).
 
-The estimates: the model's counterfactual (`default`: what `train.py` plans with); the model's
+The estimates: the mean counterfactual of the multi-model pool (`default`: what `train.py`
+plans with), the registered model's own (`model_only`: the default before 2026-12-01); the model's
 risk times the TRUE relative reduction and the true risk times the model's relative reduction
 (`split_*`, which part of the estimate loses); and alternatives tried in issue 12 (README
 "Where the plan loses against the oracle"). `monotone` declares the synthetic catalog's expected
@@ -121,13 +122,18 @@ class Replay:
             name: self.risk - np.vstack([m.predict_proba(a)[:, 1] for m in kept["ensemble"]])
             for name, a in self.after.items()
         }
-        pool = with_members(kept["ensemble"])  # the plan's interval: the multi-model range
+        pool = with_members(kept["ensemble"])  # the plan's estimate and interval: the pool's
         before = np.vstack([m.predict_proba(self.X)[:, 1] for m in pool])
-        self.reduction_low = {
-            name: targeting.reduction_range(
-                before - np.vstack([m.predict_proba(a)[:, 1] for m in pool]), len(kept["ensemble"])
-            )[0]
+        self.pool_reduction = {
+            name: before - np.vstack([m.predict_proba(a)[:, 1] for m in pool])
             for name, a in self.after.items()
+        }
+        self.expected = {  # what train.py plans with: the pool's mean
+            name: targeting.reduction_estimate(r) for name, r in self.pool_reduction.items()
+        }
+        self.reduction_low = {
+            name: targeting.reduction_range(r, len(kept["ensemble"]))[0]
+            for name, r in self.pool_reduction.items()
         }
         self.true_reduction = {
             name: self.true_risk - truth.true_probability(a) for name, a in self.after.items()
@@ -244,13 +250,14 @@ def jittered(replay: Replay, width: float = 1.0, draws: int = 16) -> dict[str, n
 def risk_averse(replay: Replay, aversion: float) -> dict[str, np.ndarray]:
     """`targeting.planning_value` with the plan's own lower bounds (the multi-model range)."""
     return {
-        name: reduction[0] - aversion * (reduction[0] - replay.reduction_low[name])
-        for name, reduction in replay.reduction.items()
+        name: expected - aversion * (expected - replay.reduction_low[name])
+        for name, expected in replay.expected.items()
     }
 
 
 ESTIMATES: dict[str, Callable[[Replay], dict[str, np.ndarray]]] = {
-    "default": lambda r: {k: v[0] for k, v in r.reduction.items()},
+    "default": lambda r: dict(r.expected),
+    "model_only": lambda r: {k: v[0] for k, v in r.reduction.items()},
     "split_model_risk_true_relative": lambda r: {
         k: r.risk[0] * v / r.true_risk for k, v in r.true_reduction.items()
     },

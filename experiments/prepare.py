@@ -118,5 +118,5 @@ def forecaster(data: PreparedData, model, members: list | None, band=None) -> Fo
         features=tuple(data.features),
         horizon=data.horizon,
         neighbours=neighbours,
-        band=band,
+        calibration_band=band,
     )

@@ -278,7 +278,8 @@ def log_run(
         if found is not None:
             tracking.log_scalars(found.metrics)
         members = found.members if found is not None else None  # the interval's ensemble
-        model = forecaster(data, final.model, members, found.band if found else None)
+        band = found.calibration_band if found is not None else None
+        model = forecaster(data, final.model, members, band)
         summary.model_uri = tracking.log_model(model, inputs.columns_sample)
         summary.run_id, summary.registered_model = run_id, name
         summary_path = staging / contract.SUMMARY_FILE

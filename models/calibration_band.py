@@ -5,7 +5,8 @@ The range of a multi-model pool (`models.probability.risk_interval`) measures ho
 forecast moves when the data are resampled; it misses an error every model of the pool shares
 (e.g. forecasts drawn toward the mean at the highest risks). Such a shared error shows on the
 held-out periods: in a bin of similar forecasts, the observed rate differs from the mean
-forecast. `calibration_band` takes, per bin of held-out forecasts (equal counts), the `level`
+forecast. `calibration_band` takes, per bin of held-out forecasts (equal counts, merged until
+each holds 10 events and 10 non-events), the `level`
 interval of the observed rate (Jeffreys) as log-odds gaps from the bin's mean forecast;
 `CalibrationBand.widen` stretches each forecast's interval to hold its own log-odds plus its
 bin's gaps. What share of true probabilities the widened interval holds is measured on the
@@ -23,6 +24,7 @@ from models.probability import logit, sigmoid
 
 BAND_BINS = 10
 BAND_LEVEL = 0.9
+MIN_OUTCOMES = 10  # events and non-events a bin needs (else merged with a neighbour)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,23 @@ class CalibrationBand:
         return np.minimum(low, shifted_low), np.maximum(high, shifted_high)
 
 
+def _merged_edges(p: np.ndarray, y: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """`edges` with bins merged into their upper neighbour (the last into its lower one) until
+    each holds at least MIN_OUTCOMES events and as many non-events: a binomial interval of
+    fewer says little, and neighbouring bins of a few events each would point every way."""
+    edges = list(edges)
+    while len(edges) > 2:
+        bins = np.searchsorted(np.asarray(edges[1:-1]), p, side="right")
+        events = np.bincount(bins, weights=y, minlength=len(edges) - 1)
+        rows = np.bincount(bins, minlength=len(edges) - 1)
+        thin = np.flatnonzero((events < MIN_OUTCOMES) | (rows - events < MIN_OUTCOMES))
+        if not len(thin):
+            break
+        b = int(thin[0])
+        del edges[b + 1 if b < len(edges) - 2 else b]  # the edge it shares with a neighbour
+    return np.asarray(edges)
+
+
 def calibration_band(
     probability: np.ndarray,
     outcome: np.ndarray,
@@ -72,8 +91,9 @@ def calibration_band(
     level: float = BAND_LEVEL,
 ) -> CalibrationBand | None:
     """The band of held-out `probability` (a model's rolling-origin forecasts) against the
-    0/1 `outcome` of the same rows: `n_bins` bins of equal counts (fewer when forecasts tie).
-    None without rows or with one distinct forecast."""
+    0/1 `outcome` of the same rows: up to `n_bins` bins of equal counts, merged until each
+    holds MIN_OUTCOMES events and non-events (`_merged_edges`). None without rows or with
+    one distinct forecast."""
     p = np.asarray(probability, dtype=float)
     y = np.asarray(outcome, dtype=float)
     if p.shape != y.shape:
@@ -83,19 +103,13 @@ def calibration_band(
     edges = np.unique(np.quantile(p, np.linspace(0, 1, n_bins + 1))) if len(p) else []
     if len(edges) < 2:
         return None
-    edges = np.r_[0.0, edges[1:-1], 1.0]
-    band = CalibrationBand(tuple(edges), (), (), ())
-    bins = band.bins(p)
+    edges = _merged_edges(p, y, np.r_[0.0, edges[1:-1], 1.0])
+    bins = np.searchsorted(edges[1:-1], p, side="right")
     tail = (1 - level) / 2
     low, high, counts = [], [], []
     for b in range(len(edges) - 1):
         inside = bins == b
         n, k = int(inside.sum()), float(y[inside].sum())
-        if n == 0:  # an empty bin (ties at an edge): no evidence, no widening
-            low.append(0.0)
-            high.append(0.0)
-            counts.append(0)
-            continue
         lo, hi = beta.ppf([tail, 1 - tail], k + 0.5, n - k + 0.5)  # Jeffreys interval
         centre = logit(p[inside].mean())
         low.append(float(logit(lo) - centre))

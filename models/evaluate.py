@@ -98,13 +98,15 @@ def score_predictions(
     return pd.DataFrame(rows)
 
 
-BOOT_CHUNK = 128  # bootstrap samples scored at once (a chunk x rows weight matrix)
+BOOT_CELLS = 2_000_000  # samples x rows scored at once (~16 MB per matrix)
 
 
 def weighted_average_precision(y: np.ndarray, score: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """sklearn's `average_precision_score(y, score, sample_weight=w)` for every row `w` of
     `weights` (samples x rows) at once: one sort of `score`, cumulative weighted hits at
-    each distinct score. Rows of zero weight change no step, as sklearn drops them."""
+    each distinct score. Rows of zero weight change no step, as sklearn drops them. A row
+    whose positives all weigh 0 gives NaN (sklearn: 0 with a warning); callers keep only
+    samples holding both outcomes."""
     order = np.argsort(score, kind="mergesort")[::-1]  # sklearn's order, ties kept together
     ranked = score[order]
     ends = np.r_[np.flatnonzero(np.diff(ranked)), len(ranked) - 1]  # last row of each score
@@ -135,9 +137,9 @@ def paired_bootstrap(
     rng = np.random.default_rng(seed)
     n_districts = codes.max() + 1
     squared_gap = (a - y) ** 2 - (b - y) ** 2
-    draws = []
-    for start in range(0, n_boot, BOOT_CHUNK):
-        size = min(BOOT_CHUNK, n_boot - start)
+    draws, chunk = [], max(1, min(n_boot, BOOT_CELLS // len(y)))  # bounded memory
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
         picks = [rng.integers(0, n_districts, n_districts) for _ in range(size)]
         weight = np.vstack([np.bincount(p, minlength=n_districts) for p in picks])[:, codes]
         weight = weight.astype(float)

@@ -37,7 +37,7 @@ class Insight:
     recovery: dict[str, object] | None = None
     plan_scores: dict[str, float] | None = None
     members: list = field(default_factory=list)  # bootstrap refits: the forecast interval's
-    band: CalibrationBand | None = None  # the forecast interval's held-out calibration band
+    calibration_band: CalibrationBand | None = None  # widens the forecast interval
 
 
 def bootstrap_members(
@@ -184,7 +184,7 @@ def refit_ensemble(
     risk = np.vstack([m.predict_proba(forecast[features])[:, 1] for m in ensemble])
     profiles = explain.district_profiles(seen.shap_forecast, forecast, catalog)
     profiles.insert(2, "risk", risk[0])
-    low, high = risk_interval(ensemble, forecast[features], out.band)
+    low, high = risk_interval(ensemble, forecast[features], out.calibration_band)
     profiles.insert(3, "risk_low", low)
     profiles.insert(4, "risk_high", high)
     profiles["top_driver_agreement"] = _top_driver_agreement(seen.shap_forecast, refit_shap, 3)
@@ -291,7 +291,7 @@ def explain_and_target(
     province/country aggregates (under the period `shocks`, log-odds; none: no common
     shock), program benefits and the budgeted plan; truth checks when truth is given
     (`synthetic_truth`: true driver terms aligned with `frame`'s rows)."""
-    out = Insight(band=band)
+    out = Insight(calibration_band=band)
     progress("explaining: SHAP on the forecast and held-out periods")
     seen = explain_rows(frame, catalog, folds, final, settings, out)
     progress(

@@ -76,7 +76,7 @@ class Forecaster:
     features: tuple[str, ...]
     horizon: int
     neighbours: Neighbours | None = None
-    band: CalibrationBand | None = None  # the interval's held-out calibration band
+    calibration_band: CalibrationBand | None = None  # widens the interval (held-out)
 
     @property
     def input_columns(self) -> list[str]:
@@ -142,7 +142,8 @@ class Forecaster:
         others = interval_pool(models)[1:]  # pool[0] is the model: `probability`
         risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in others)])
         low, high = pool_range(risk, len(models))
-        return (low, high) if self.band is None else self.band.widen(low, high, probability)
+        band = self.calibration_band
+        return (low, high) if band is None else band.widen(low, high, probability)
 
     def example(self, panel: pd.DataFrame, periods: int = 2) -> pd.DataFrame:
         """A small valid input: the last `periods` periods of a validated `panel` (every
@@ -171,7 +172,9 @@ class Forecaster:
             "catalog": self.catalog.model_dump(mode="json"),
             "district_ids": None if n is None else [str(d) for d in n.district_ids],
             "cross_border": n is not None and n.cross_border is not None,
-            "calibration_band": None if self.band is None else self.band.to_dict(),
+            "calibration_band": None
+            if self.calibration_band is None
+            else self.calibration_band.to_dict(),
         }
         (folder / SPEC_FILE).write_text(json.dumps(spec, indent=1), encoding="utf-8")
         return folder
@@ -206,5 +209,5 @@ def load_forecaster(folder: Path) -> Forecaster:
         features=tuple(spec["features"]),
         horizon=int(spec["horizon"]),
         neighbours=neighbours,
-        band=None if band is None else CalibrationBand.from_dict(band),
+        calibration_band=None if band is None else CalibrationBand.from_dict(band),
     )

@@ -25,9 +25,10 @@ DEFAULT_PROGRAMS = Path(__file__).parent / "catalogs" / "programs.toml"
 BUNDLE_SEP = "+"
 # plan.csv's one-line statement of what a row's figures are and are not (its `note` column)
 ESTIMATE_NOTE = (
-    "reduction: the model's forecast minus its forecast with the program's assumed change "
-    "(assumed_effect, from the program catalog, not a measured impact); an association the "
-    "model learned, not a causal estimate; interval (when given): the multi-model range"
+    "reduction: forecast minus forecast with the program's assumed change (assumed_effect, "
+    "from the program catalog, not a measured impact), averaged over the model, its refits "
+    "and their member models; an association the models learned, not a causal estimate; "
+    "interval (when given): their range"
 )
 
 
@@ -133,13 +134,26 @@ def _risk(models: list, X: pd.DataFrame) -> np.ndarray:
     return np.vstack([m.predict_proba(X)[:, 1] for m in models])
 
 
-def reduction_range(reduction: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarray]:
-    """`pool_range` of a pool's reductions, leaving out the members blind to the program
-    (reduction 0 everywhere: they do not read its features, e.g. the historical rate) but
-    never the main model (row 0)."""
+def _seeing(reduction: np.ndarray) -> np.ndarray:
+    """Rows of a pool's (models, rows) reductions from models that read the program: not those
+    blind to it (reduction 0 everywhere, e.g. the historical rate), never leaving out the main
+    model (row 0)."""
     sees = np.abs(reduction).max(axis=1) > 0
     sees[0] = True
-    return pool_range(reduction[sees], n_models)
+    return reduction[sees]
+
+
+def reduction_range(reduction: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarray]:
+    """`pool_range` of a pool's reductions from the models that read the program."""
+    return pool_range(_seeing(reduction), n_models)
+
+
+def reduction_estimate(reduction: np.ndarray) -> np.ndarray:
+    """The expected reduction per row: the mean of a pool's reductions over the models that read
+    the program (with one model, its own). Selection picks the largest estimates, so one
+    model's errors inflate a plan's total; models of different kinds err differently, and
+    their mean is overstated less (README: measured against the synthetic truth)."""
+    return _seeing(reduction).mean(axis=0)
 
 
 def program_benefits(
@@ -156,10 +170,10 @@ def program_benefits(
     together (`bundle_benefits`: the joint counterfactual, so effects that overlap are not
     counted twice).
 
-    `models[0]` is the model whose forecast is used; the others (refits with other seeds or
-    samples) give the interval: the range of the reductions of every model and of every
-    stack's members (`with_members`, without those blind to the program), so it always holds
-    the estimate; NaN with one model.
+    `models[0]` is the model whose forecast (`risk`) is used; the others (refits with other
+    seeds or samples) and every stack's members (`with_members`, without those blind to the
+    program) give the reduction, their mean (`reduction_estimate`), and its interval, their
+    range, which always holds it; NaN with one model (then the reduction is the model's own).
     A program is a candidate where its features' SHAP values sum to > 0 (they push risk up)
     and the district's risk is at least its `min_risk`.
     Returns district_id, period, program (a bundle's is `bundle_name` of its programs),
@@ -175,6 +189,7 @@ def program_benefits(
         after = _risk(pool, apply_program(X, spec, bounds))
         reduction = before - after
         low, high = reduction_range(reduction, len(models))
+        expected = reduction_estimate(reduction)
         candidate = (push > 0) & (before[0] >= spec.min_risk)
         drivers = shap_values[spec.features].apply(
             lambda r: ", ".join(f"{f} ({v:+.2f})" for f, v in r.items() if v > 0), axis=1
@@ -186,14 +201,14 @@ def program_benefits(
                 program=name,
                 cost=spec.cost_per_district,
                 risk=before[0],
-                risk_after=after[0],
-                reduction=reduction[0],
+                risk_after=before[0] - expected,
+                reduction=expected,
                 reduction_low=low,
                 reduction_high=high,
                 drivers=drivers.to_numpy(),
             )
         )
-        single[name] = (candidate, reduction[0], drivers.to_numpy())
+        single[name] = (candidate, expected, drivers.to_numpy())
         n = int(candidate.sum())
         rows.append(
             part[candidate].assign(
@@ -232,6 +247,7 @@ def _bundle(pool, n_models, X, keys, before, names, programs, bounds, single) ->
     after = _risk(pool, apply_programs(X.iloc[idx], specs, bounds))
     reduction = before[:, idx] - after
     low, high = reduction_range(reduction, n_models)
+    expected = reduction_estimate(reduction)
     shares = own_shares(np.column_stack([single[n][1][idx] for n in names]))
     return (
         keys[["district_id", "period"]]
@@ -243,8 +259,8 @@ def _bundle(pool, n_models, X, keys, before, names, programs, bounds, single) ->
             shares=[tuple(r) for r in shares],
             cost=sum(spec.cost_per_district for spec in specs),
             risk=before[0, idx],
-            risk_after=after[0],
-            reduction=reduction[0],
+            risk_after=before[0, idx] - expected,
+            reduction=expected,
             reduction_low=low,
             reduction_high=high,
             drivers=["; ".join(str(single[n][2][i]) for n in names) for i in idx],

@@ -65,7 +65,10 @@ def test_benefit_interval_leaves_out_members_blind_to_the_program():
     refit = Const(0.1, slope=0.4, members={"xgboost": Const(0.1, 0.5), "rate": Const(0.2)})
     table = program_benefits([main, refit], X, keys, shap, program, bounds)
     d2 = table.set_index("district_id").loc["d2"]
-    assert d2["reduction"] == pytest.approx(0.3)  # the main model's estimate
+    # the expected reduction: the mean of the models that read x (0.3, 0.2, 0.4, 0.5); the
+    # rate's zeros would pull it down to 0.233
+    assert d2["reduction"] == pytest.approx(0.35)
+    assert d2["risk"] - d2["risk_after"] == pytest.approx(0.35)
     assert (d2["reduction_low"], d2["reduction_high"]) == pytest.approx((0.2, 0.5))  # not 0
 
 
@@ -84,18 +87,20 @@ def test_the_served_interval_is_the_training_interval_zero_weight_members_left_o
 
     main = stack(0.20, {"xgboost": Const(0.25), "historical_rate": Const(0.01)})
     refit = stack(0.22, {"xgboost": Const(0.30), "historical_rate": Const(0.02)})
-    served = SimpleNamespace(model=main, members=(refit,), band=None)
+    served = SimpleNamespace(model=main, members=(refit,), calibration_band=None)
     low, high = Forecaster.interval(served, X, main.predict_proba(X)[:, 1])
     expected = risk_interval([main, refit], X)
     np.testing.assert_allclose(low, expected[0])
     np.testing.assert_allclose(high, expected[1])
     assert low == pytest.approx([0.20, 0.20])  # not the ignored 0.01
-    no_refits = SimpleNamespace(model=main, members=None, band=None)
+    no_refits = SimpleNamespace(model=main, members=None, calibration_band=None)
     assert np.isnan(Forecaster.interval(no_refits, X, np.zeros(2))[0]).all()
     # with a calibration band: the same widening in training and serving
     band = CalibrationBand(edges=(0.0, 0.5, 1.0), low=(-0.5, 0.0), high=(1.0, 0.0), counts=(9, 9))
     widened = Forecaster.interval(
-        SimpleNamespace(model=main, members=(refit,), band=band), X, main.predict_proba(X)[:, 1]
+        SimpleNamespace(model=main, members=(refit,), calibration_band=band),
+        X,
+        main.predict_proba(X)[:, 1],
     )
     expected = risk_interval([main, refit], X, band)
     np.testing.assert_allclose(widened, expected)

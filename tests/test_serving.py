@@ -87,9 +87,9 @@ def test_the_calibration_band_is_saved_widens_the_interval_and_may_be_absent(
     region: dict, tmp_path: Path
 ) -> None:
     band = CalibrationBand(edges=(0.0, 0.3, 1.0), low=(-0.4, -0.1), high=(0.6, 0.2), counts=(7, 7))
-    banded = replace(region["forecaster"], band=band)
+    banded = replace(region["forecaster"], calibration_band=band)
     loaded = load_forecaster(banded.save(tmp_path / "banded"))
-    assert loaded.band == band
+    assert loaded.calibration_band == band
     plain, widened = (f.forecast(region["panel"]) for f in (region["forecaster"], loaded))
     assert (widened["probability_low"] <= plain["probability_low"]).all()
     assert (widened["probability_high"] >= plain["probability_high"]).all()
@@ -101,7 +101,7 @@ def test_the_calibration_band_is_saved_widens_the_interval_and_may_be_absent(
         json.dumps({k: v for k, v in spec.items() if k != "calibration_band"})
     )
     old = load_forecaster(folder)
-    assert old.band is None
+    assert old.calibration_band is None
     pd.testing.assert_frame_equal(old.forecast(region["panel"]), plain)
 
 

@@ -217,6 +217,7 @@ def prepare_lazy(
     data = prepared(config, inputs, frame, extended)
     progress(f"dask: validating {len(files)} file(s) and joining their features on the workers")
     model_frame = _model_frame(client, files, checked, frame, data)
+    del checked  # the workers drop the checked covariates once joined
     full = _full_rows(model_frame, frame, panel, catalog)
     inputs = replace(inputs, panel=panel.drop(columns=PART), full_rows=full)
     return LazyData(
