@@ -128,13 +128,12 @@ class Replay:
             name: before - np.vstack([m.predict_proba(a)[:, 1] for m in pool])
             for name, a in self.after.items()
         }
-        self.expected = {  # what train.py plans with: the pool's mean
-            name: targeting.reduction_estimate(r) for name, r in self.pool_reduction.items()
-        }
-        self.reduction_low = {
-            name: targeting.reduction_range(r, len(kept["ensemble"]))[0]
-            for name, r in self.pool_reduction.items()
-        }
+        self.expected, self.reduction_low = {}, {}  # what train.py plans with: the pool's mean
+        for name, r in self.pool_reduction.items():
+            low, high = targeting.reduction_range(r, len(kept["ensemble"]))
+            self.expected[name], self.reduction_low[name] = targeting.reduction_estimate(
+                r, self.risk[0], low, high
+            )
         self.true_reduction = {
             name: self.true_risk - truth.true_probability(a) for name, a in self.after.items()
         }

@@ -1,9 +1,10 @@
 """Plan for a new budget from a logged model, without retraining.
 
 Rebuilds the run's data and features from its logged config, explains the forecast period
-with TreeSHAP and allocates programs under the new budget. Intervals need the bootstrap
-ensemble of a training run, so a plan made here carries point estimates only: its
-reduction_low and reduction_high are empty (NaN), not a zero-width interval around the estimate.
+with TreeSHAP and allocates programs under the new budget with the ensemble the run planned
+with: the registered model and the bootstrap refits logged with it (so the expected reductions
+and intervals are the training plan's). A model logged without refits plans alone: point
+estimates only, reduction_low and reduction_high empty (NaN), not a zero-width interval.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from experiments import registry, tracking
@@ -36,6 +36,17 @@ class PlanRequest:
     programs: str | None = None
 
 
+def load_ensemble(reference: str) -> tuple[list, str]:
+    """The logged model and the bootstrap refits logged with it (the training plan's
+    ensemble), and its run id; a model logged before panel models: the model alone."""
+    try:
+        forecaster, run_id = tracking.load_forecaster(reference)
+    except LookupError:  # not a panel model (or not found: load_model says which)
+        model, run_id = tracking.load_model(reference)
+        return [model], run_id
+    return [forecaster.model, *(forecaster.members or ())], run_id
+
+
 def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.DataFrame:
     """Load the model and its run's config, re-create the forecast rows, allocate, write
     `plan.csv` (named, ranked and rounded as `reports.desk` makes it) and `plan_summary.json`
@@ -43,9 +54,10 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
     check_output_dir(output_dir, "--output")
     progress(f"loading model {request.model}")
     try:
-        model, run_id = tracking.load_model(request.model)
+        ensemble, run_id = load_ensemble(request.model)
     except LookupError as exc:
         raise ConfigError(str(exc)) from None
+    model = ensemble[0]
     try:
         config = ExperimentConfig.model_validate(tracking.load_run_config(run_id))
     except LookupError as exc:
@@ -68,11 +80,10 @@ def make_plan(request: PlanRequest, output_dir: Path, progress=log.info) -> pd.D
             "method": request.method or t.method,
         }
     )
-    if settings.risk_aversion:
+    if settings.risk_aversion and len(ensemble) == 1:
         progress("note: targeting.risk_aversion has no effect here: one model gives no interval")
     shap_values = explain.contributions(model, forecast[features], features)
-    plan = plan_programs([model], frame, features, shap_values, programs, settings)
-    plan = plan.assign(reduction_low=np.nan, reduction_high=np.nan)  # one model: no interval
+    plan = plan_programs(ensemble, frame, features, shap_values, programs, settings)
     plan_table = contract.TABLES_BY_KEY["plan"]
     ranked = forecast[["district_id", "period"]].assign(
         probability=model.predict_proba(forecast[features])[:, 1]

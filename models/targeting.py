@@ -27,7 +27,8 @@ BUNDLE_SEP = "+"
 ESTIMATE_NOTE = (
     "reduction: forecast minus forecast with the program's assumed change (assumed_effect, "
     "from the program catalog, not a measured impact), averaged over the model, its refits "
-    "and their member models; an association the models learned, not a causal estimate; "
+    "and their member models, at most the district's risk; an association the models "
+    "learned, not a causal estimate; "
     "interval (when given): their range"
 )
 
@@ -148,12 +149,19 @@ def reduction_range(reduction: np.ndarray, n_models: int) -> tuple[np.ndarray, n
     return pool_range(_seeing(reduction), n_models)
 
 
-def reduction_estimate(reduction: np.ndarray) -> np.ndarray:
-    """The expected reduction per row: the mean of a pool's reductions over the models that read
-    the program (with one model, its own). Selection picks the largest estimates, so one
-    model's errors inflate a plan's total; models of different kinds err differently, and
-    their mean is overstated less (README: measured against the synthetic truth)."""
-    return _seeing(reduction).mean(axis=0)
+def reduction_estimate(
+    reduction: np.ndarray, risk: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The expected reduction per row and its interval's lower bound: the mean of a pool's
+    reductions over the models that read the program (with one model, its own), kept within
+    [low, high] (the mean of equal values can exceed them by a rounding step) and at most the
+    model's `risk` (the pool's other models forecast other risks: risk_after stays >= 0);
+    `low` lowered to it where capped. Selection picks the largest estimates, so one model's
+    errors inflate a plan's total; models of different kinds err differently, and their mean
+    is overstated less (README: measured against the synthetic truth)."""
+    expected = np.fmin(np.fmax(_seeing(reduction).mean(axis=0), low), high)
+    expected = np.minimum(expected, risk)
+    return expected, np.minimum(low, expected)  # NaN (no interval) stays NaN
 
 
 def program_benefits(
@@ -189,7 +197,7 @@ def program_benefits(
         after = _risk(pool, apply_program(X, spec, bounds))
         reduction = before - after
         low, high = reduction_range(reduction, len(models))
-        expected = reduction_estimate(reduction)
+        expected, low = reduction_estimate(reduction, before[0], low, high)
         candidate = (push > 0) & (before[0] >= spec.min_risk)
         drivers = shap_values[spec.features].apply(
             lambda r: ", ".join(f"{f} ({v:+.2f})" for f, v in r.items() if v > 0), axis=1
@@ -247,7 +255,7 @@ def _bundle(pool, n_models, X, keys, before, names, programs, bounds, single) ->
     after = _risk(pool, apply_programs(X.iloc[idx], specs, bounds))
     reduction = before[:, idx] - after
     low, high = reduction_range(reduction, n_models)
-    expected = reduction_estimate(reduction)
+    expected, low = reduction_estimate(reduction, before[0, idx], low, high)
     shares = own_shares(np.column_stack([single[n][1][idx] for n in names]))
     return (
         keys[["district_id", "period"]]

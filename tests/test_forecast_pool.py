@@ -106,3 +106,19 @@ def test_the_served_interval_is_the_training_interval_zero_weight_members_left_o
     np.testing.assert_allclose(widened, expected)
     assert widened[0] == pytest.approx([sigmoid(logit(0.2) - 0.5)] * 2)
     assert widened[1] == pytest.approx([sigmoid(logit(0.2) + 1.0)] * 2)
+
+
+def test_the_expected_reduction_never_exceeds_the_models_risk():
+    """The pool's mean reduction comes from models with other risks: capped at the registered
+    model's own risk, so risk_after stays >= 0, and the interval still holds it."""
+    program = ProgramCatalog(programs={"p": ProgramSpec(shift={"x": -0.5}, cost_per_district=1.0)})
+    bounds = pd.DataFrame({"x": [0.0, 1.0]}, index=["min", "max"])
+    shap = pd.DataFrame({"x": [0.1, 0.1]})
+    keys = pd.DataFrame({"district_id": ["d1", "d2"], "period": [1, 1]})
+    main, refit = Const(0.01, slope=0.02), Const(0.10, slope=0.60)  # risk 0.02; refit 0.4
+    table = program_benefits([main, refit], X, keys, shap, program, bounds)
+    assert (table["risk_after"] >= 0).all()
+    d2 = table.set_index("district_id").loc["d2"]  # mean (0.01 + 0.30) / 2 > risk 0.03
+    assert d2["reduction"] == pytest.approx(0.03) and d2["risk_after"] == pytest.approx(0.0)
+    assert (table["reduction_low"] <= table["reduction"]).all()
+    assert (table["reduction"] <= table["reduction_high"]).all()

@@ -20,12 +20,21 @@ def test_plan_for_a_new_budget_stays_within_it(champion_store: dict, tmp_path: P
     assert 0 < plan["cost"].sum() <= 3.5
     assert plan["district_id"].is_unique
     assert summary["budget"] == 3.5 and summary["run_id"]
-    # one model, no ensemble: no interval rather than a zero-width one
-    assert plan["reduction"].notna().all()
-    assert plan["reduction_low"].isna().all() and plan["reduction_high"].isna().all()
-    header, row = (out / "plan.csv").read_text().splitlines()[:2]
-    columns = header.split(",")
-    assert row.split(",")[columns.index("reduction_low")] == ""
+    # the registered model's refits come with it: expected reductions and intervals
+    assert plan["reduction"].notna().all() and plan["reduction_low"].notna().all()
+    assert (plan["reduction_low"] <= plan["reduction"]).all()
+    assert (plan["reduction"] <= plan["reduction_high"]).all()
+
+
+def test_plan_at_the_run_budget_is_the_run_plan(champion_store: dict, tmp_path: Path) -> None:
+    """The same ensemble as the training run (the model and the refits logged with it): the
+    same rows, reductions and intervals as the run's plan.csv."""
+    budget = champion_store["summary"]["targeting"]["budget"]
+    out = tmp_path / "plan"
+    assert train.main(["plan", "--budget", str(budget), "--output", str(out), "-q"]) == 0
+    columns = ["district_id", "program", "cost", "reduction", "reduction_low", "reduction_high"]
+    run = pd.read_csv(champion_store["out"] / "plan.csv")[columns]
+    pd.testing.assert_frame_equal(pd.read_csv(out / "plan.csv")[columns], run)
 
 
 def test_plan_with_the_run_id_matches_the_champion(champion_store: dict, tmp_path: Path) -> None:
