@@ -130,10 +130,8 @@ class Replay:
         }
         self.expected, self.reduction_low = {}, {}  # what train.py plans with: the pool's mean
         for name, r in self.pool_reduction.items():
-            low, high = targeting.reduction_range(r, len(kept["ensemble"]))
-            self.expected[name], self.reduction_low[name] = targeting.reduction_estimate(
-                r, self.risk[0], low, high
-            )
+            expected, low, _ = targeting.reduction_estimate(r, len(kept["ensemble"]), self.risk[0])
+            self.expected[name], self.reduction_low[name] = expected, low
         self.true_reduction = {
             name: self.true_risk - truth.true_probability(a) for name, a in self.after.items()
         }

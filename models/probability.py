@@ -57,12 +57,15 @@ def pool_range(values: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarra
     return values.min(axis=0), values.max(axis=0)
 
 
-def risk_interval(models: list, X, band=None) -> tuple[np.ndarray, np.ndarray]:
+def risk_interval(
+    models: list, X, band=None, probability: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The forecast interval of `models[0]` given its refits `models[1:]`: the range of the
     probabilities of every model and of every stack's members (`with_members`), widened by
     `band` (a `models.calibration_band.CalibrationBand` of models[0]; None: not widened);
-    NaN with one model."""
+    NaN with one model. `probability`: models[0]'s, when already computed."""
     pool = interval_pool(models)
-    values = np.vstack([m.predict_proba(X)[:, 1] for m in pool])
+    first = pool[0].predict_proba(X)[:, 1] if probability is None else probability
+    values = np.vstack([first, *(m.predict_proba(X)[:, 1] for m in pool[1:])])
     low, high = pool_range(values, len(models))
     return (low, high) if band is None else band.widen(low, high, values[0])

@@ -30,7 +30,7 @@ from features.errors import DataContractError
 from features.labels import period_after
 from features.schema import KEYS, LABELS, OUTCOME, validate_panel
 from models.calibration_band import CalibrationBand
-from models.probability import interval_pool, pool_range
+from models.probability import risk_interval
 from models.trusted import TRUSTED_MODEL_TYPES
 
 OUTPUT_COLUMNS = (
@@ -139,11 +139,7 @@ class Forecaster:
         calibration band; NaN without members: one model gives no interval. `probability` is
         the model's own (already computed)."""
         models = [self.model, *(self.members or ())]
-        others = interval_pool(models)[1:]  # pool[0] is the model: `probability`
-        risk = np.vstack([probability, *(m.predict_proba(X)[:, 1] for m in others)])
-        low, high = pool_range(risk, len(models))
-        band = self.calibration_band
-        return (low, high) if band is None else band.widen(low, high, probability)
+        return risk_interval(models, X, self.calibration_band, probability)
 
     def example(self, panel: pd.DataFrame, periods: int = 2) -> pd.DataFrame:
         """A small valid input: the last `periods` periods of a validated `panel` (every

@@ -28,8 +28,7 @@ ESTIMATE_NOTE = (
     "reduction: forecast minus forecast with the program's assumed change (assumed_effect, "
     "from the program catalog, not a measured impact), averaged over the model, its refits "
     "and their member models, at most the district's risk; an association the models "
-    "learned, not a causal estimate; "
-    "interval (when given): their range"
+    "learned, not a causal estimate; interval (when given): their range"
 )
 
 
@@ -135,33 +134,25 @@ def _risk(models: list, X: pd.DataFrame) -> np.ndarray:
     return np.vstack([m.predict_proba(X)[:, 1] for m in models])
 
 
-def _seeing(reduction: np.ndarray) -> np.ndarray:
-    """Rows of a pool's (models, rows) reductions from models that read the program: not those
-    blind to it (reduction 0 everywhere, e.g. the historical rate), never leaving out the main
-    model (row 0)."""
+def reduction_estimate(
+    reduction: np.ndarray, n_models: int, risk: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The expected reduction per row and its interval (low, high) from a pool's (models,
+    rows) reductions, over the models that read the program (not those blind to it, reduction
+    0 everywhere, e.g. the historical rate; never leaving out the main model, row 0): the
+    interval is their `pool_range` (NaN with one model), the expectation their mean (with one
+    model, its own), kept within the interval (the mean of equal values can exceed them by a
+    rounding step) and at most the model's `risk` (the pool's other models forecast other
+    risks: risk_after stays >= 0), `low` lowered to it where capped. Selection picks the
+    largest estimates, so one model's errors inflate a plan's total; models of different
+    kinds err differently, and their mean is overstated less (README: measured against the
+    synthetic truth)."""
     sees = np.abs(reduction).max(axis=1) > 0
     sees[0] = True
-    return reduction[sees]
-
-
-def reduction_range(reduction: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarray]:
-    """`pool_range` of a pool's reductions from the models that read the program."""
-    return pool_range(_seeing(reduction), n_models)
-
-
-def reduction_estimate(
-    reduction: np.ndarray, risk: np.ndarray, low: np.ndarray, high: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """The expected reduction per row and its interval's lower bound: the mean of a pool's
-    reductions over the models that read the program (with one model, its own), kept within
-    [low, high] (the mean of equal values can exceed them by a rounding step) and at most the
-    model's `risk` (the pool's other models forecast other risks: risk_after stays >= 0);
-    `low` lowered to it where capped. Selection picks the largest estimates, so one model's
-    errors inflate a plan's total; models of different kinds err differently, and their mean
-    is overstated less (README: measured against the synthetic truth)."""
-    expected = np.fmin(np.fmax(_seeing(reduction).mean(axis=0), low), high)
+    low, high = pool_range(reduction[sees], n_models)
+    expected = np.fmin(np.fmax(reduction[sees].mean(axis=0), low), high)
     expected = np.minimum(expected, risk)
-    return expected, np.minimum(low, expected)  # NaN (no interval) stays NaN
+    return expected, np.minimum(low, expected), high  # NaN (no interval) stays NaN
 
 
 def program_benefits(
@@ -196,8 +187,7 @@ def program_benefits(
         push = shap_values[spec.features].sum(axis=1).to_numpy()
         after = _risk(pool, apply_program(X, spec, bounds))
         reduction = before - after
-        low, high = reduction_range(reduction, len(models))
-        expected, low = reduction_estimate(reduction, before[0], low, high)
+        expected, low, high = reduction_estimate(reduction, len(models), before[0])
         candidate = (push > 0) & (before[0] >= spec.min_risk)
         drivers = shap_values[spec.features].apply(
             lambda r: ", ".join(f"{f} ({v:+.2f})" for f, v in r.items() if v > 0), axis=1
@@ -254,8 +244,7 @@ def _bundle(pool, n_models, X, keys, before, names, programs, bounds, single) ->
     specs = [programs.programs[n] for n in names]
     after = _risk(pool, apply_programs(X.iloc[idx], specs, bounds))
     reduction = before[:, idx] - after
-    low, high = reduction_range(reduction, n_models)
-    expected, low = reduction_estimate(reduction, before[0, idx], low, high)
+    expected, low, high = reduction_estimate(reduction, n_models, before[0, idx])
     shares = own_shares(np.column_stack([single[n][1][idx] for n in names]))
     return (
         keys[["district_id", "period"]]

@@ -166,7 +166,7 @@ def _model_frame(
     scattered = client.scatter(parts)
     futures = client.map(model_partition, files, checked, scattered, [data.features] * len(files))
     _raise_first_error(futures)
-    del scattered, checked
+    del scattered
     meta = client.submit(lambda part: part.head(0), futures[0]).result()
     return dd.from_delayed(futures, meta=meta, verify_meta=False)
 
