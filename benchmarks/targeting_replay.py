@@ -15,8 +15,9 @@ The estimates: the mean counterfactual of the multi-model pool (`default`: what 
 plans with), the registered model's own (`model_only`: the default before 2026-12-01); the model's
 risk times the TRUE relative reduction and the true risk times the model's relative reduction
 (`split_*`, which part of the estimate loses); and alternatives tried in issue 12 (README
-"Where the plan loses against the oracle"). `monotone` declares the synthetic catalog's expected
-directions (an analyst's prior, written below), not the generator's truth.
+"Where the plan loses against the oracle"), among them `debiased_level`: each program's
+level set by a double-ML estimate of its average effect. `monotone` declares the synthetic
+catalog's expected directions (an analyst's prior, written below), not the generator's truth.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import SplineTransformer, StandardScaler
 
@@ -244,6 +246,74 @@ def jittered(replay: Replay, width: float = 1.0, draws: int = 16) -> dict[str, n
     return out
 
 
+def _cross_fitted(model, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Out-of-fold predictions of `model` (3 folds grouped by district)."""
+    out = np.zeros(len(X))
+    for fit_rows, out_rows in GroupKFold(3).split(X, y, groups):
+        fitted = model.fit(X.iloc[fit_rows], y[fit_rows])
+        scored = X.iloc[out_rows]
+        is_classifier = hasattr(fitted, "predict_proba")
+        out[out_rows] = (
+            fitted.predict_proba(scored)[:, 1] if is_classifier else fitted.predict(scored)
+        )
+    return out
+
+
+def partialling_out(
+    y: np.ndarray, T: np.ndarray, W: pd.DataFrame, groups: np.ndarray, classify: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Double ML of y on the columns of T given W: each residualised on W by cross-fitted
+    xgboost (`classify`: y is 0/1), least squares of y's residual on T's. Returns the
+    coefficients and their covariance (errors clustered by `groups`)."""
+    params = dict(tree_method="hist", n_estimators=300, learning_rate=0.05, max_depth=3)
+    params.update(subsample=0.8, colsample_bytree=0.8, min_child_weight=10, n_jobs=2)
+    outcome = xgb.XGBClassifier(**params) if classify else xgb.XGBRegressor(**params)
+    y_res = y - _cross_fitted(outcome, W, y.astype(int) if classify else y, groups)
+    T_res = np.column_stack(
+        [t - _cross_fitted(xgb.XGBRegressor(**params), W, t, groups) for t in T.T]
+    )
+    theta = np.linalg.lstsq(T_res, y_res, rcond=None)[0]
+    scores = pd.DataFrame(T_res * (y_res - T_res @ theta)[:, None]).groupby(groups).sum()
+    bread = np.linalg.inv(T_res.T @ T_res)
+    return theta, bread @ (scores.T.to_numpy() @ scores.to_numpy()) @ bread
+
+
+def debiased_ratios(replay: Replay) -> dict[str, tuple[float, float]]:
+    """Per program, (ratio, its standard error) of its debiased average reduction to the
+    pool's over the labelled rows: `partialling_out` of the label on the program's features
+    given the other features, times the program's mean change of its features."""
+    if hasattr(replay, "ratios"):
+        return replay.ratios
+    frame, features = replay.kept["frame"], replay.kept["features"]
+    rows = frame[frame[TARGET].notna()].reset_index(drop=True)
+    y, groups = rows[TARGET].to_numpy(dtype=float), rows["district_id"].to_numpy()
+    pool = with_members(replay.kept["ensemble"])
+    replay.ratios = {}
+    for name, spec in replay.programs.items():
+        W = rows[[f for f in features if f not in spec.features]]
+        T = rows[spec.features].to_numpy(dtype=float)
+        theta, covariance = partialling_out(y, T, W, groups, classify=True)
+        after = targeting.apply_program(rows[features], spec, replay.bounds)
+        change = (after[spec.features] - rows[spec.features]).to_numpy(dtype=float).mean(axis=0)
+        debiased, error = -(change @ theta), float(np.sqrt(change @ covariance @ change))
+        model = np.mean(
+            [(m.predict_proba(rows[features]) - m.predict_proba(after))[:, 1] for m in pool]
+        )
+        replay.ratios[name] = (debiased / model, error / abs(model))
+    return replay.ratios
+
+
+def debiased_level(replay: Replay, significant_only: bool = False) -> dict[str, np.ndarray]:
+    """The pool's mean scaled by `debiased_ratios` (clipped to [0.5, 2]); with
+    `significant_only`, only where the ratio is more than 1.645 standard errors from 1."""
+    out = {}
+    for name, expected in replay.expected.items():
+        ratio, error = debiased_ratios(replay)[name]
+        keep = significant_only and abs(ratio - 1) <= 1.645 * error
+        out[name] = expected * (1.0 if keep else float(np.clip(ratio, 0.5, 2.0)))
+    return out
+
+
 def risk_averse(replay: Replay, aversion: float) -> dict[str, np.ndarray]:
     """`targeting.planning_value` with the plan's own lower bounds (the multi-model range)."""
     return {
@@ -268,6 +338,8 @@ ESTIMATES: dict[str, Callable[[Replay], dict[str, np.ndarray]]] = {
     "shrunk_half_to_program_mean": shrunk_to_program_mean,
     "empirical_bayes": empirical_bayes,
     "jittered": jittered,
+    "debiased_level": debiased_level,
+    "debiased_level_significant": lambda r: debiased_level(r, significant_only=True),
     "risk_aversion_0.5": lambda r: risk_averse(r, 0.5),
     "risk_aversion_1": lambda r: risk_averse(r, 1.0),
 }

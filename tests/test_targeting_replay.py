@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from benchmarks import targeting_replay
@@ -78,3 +80,17 @@ def test_main_refuses_several_programs_per_district_before_training(
     with pytest.raises(SystemExit) as exit_:
         targeting_replay.main(args)
     assert exit_.value.code == 2
+
+
+def test_partialling_out_recovers_a_confounded_effect() -> None:
+    rng = np.random.default_rng(0)
+    n, groups = 3000, np.repeat(np.arange(300), 10)
+    W = pd.DataFrame({"w": rng.normal(size=n), "v": rng.normal(size=n)})
+    T = (np.sin(2 * W["w"].to_numpy()) + 0.5 * rng.normal(size=n))[:, None]
+    w, v = W["w"].to_numpy(), W["v"].to_numpy()
+    y = 0.3 * T[:, 0] + np.sin(2 * w) + 0.5 * v**2 + 0.3 * rng.normal(size=n)
+    naive = np.polyfit(T[:, 0], y, 1)[0]  # confounded by w: far above 0.3
+    theta, covariance = targeting_replay.partialling_out(y, T, W, groups, classify=False)
+    error = np.sqrt(covariance[0, 0])
+    assert naive > 0.8
+    assert abs(theta[0] - 0.3) < 3 * error and 0 < error < 0.05
