@@ -151,13 +151,24 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
+def _end_with_parent() -> None:
+    """In the child before it runs (Linux): SIGTERM when the process that started it ends,
+    even by SIGKILL, so a killed test run leaves no server behind (its own process group
+    keeps it out of signals sent to the run's group)."""
+    import ctypes
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_server(command: list[str], folder: Path, env: dict, log: Path) -> subprocess.Popen:
     """`command` started in `folder` in a process group of its own (so `stop` ends its
-    workers too), output to `log`."""
+    workers too), output to `log`; on Linux it is also ended when this process ends."""
     with log.open("wb") as sink:
         return subprocess.Popen(
             command, cwd=folder, env=env, stdout=sink, stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_end_with_parent if sys.platform.startswith("linux") else None,
         )  # fmt: skip
 
 

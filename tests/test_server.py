@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -77,3 +78,38 @@ def test_train_retrain_and_compare_against_a_server(
     experiment = client.get_experiment_by_name("rootcast").experiment_id
     assert len(client.search_runs([experiment])) == 2
     assert (folder / "mlartifacts" / experiment / record["challenger_run_id"]).is_dir()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_server_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
+    starter = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from conftest import start_server; "
+            "p = Path(sys.argv[1]); "
+            "server = start_server([sys.executable, '-c', 'import time; time.sleep(120)'], "
+            "p, {}, p / 'log'); print(server.pid, flush=True); time.sleep(120)",
+            str(tmp_path),
+        ],
+        cwd=Path(__file__).parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    server_pid = int(starter.stdout.readline())
+    assert _alive(server_pid)
+    starter.kill()  # SIGKILL: no finally, no fixture teardown runs
+    starter.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _alive(server_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(server_pid)
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, ended but not yet reaped by init, counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
