@@ -247,7 +247,8 @@ def jittered(replay: Replay, width: float = 1.0, draws: int = 16) -> dict[str, n
 
 
 def _cross_fitted(model, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """Out-of-fold predictions of `model` (3 folds grouped by district)."""
+    """Out-of-fold predictions of `model` (P(y = 1) for a classifier), 3 folds that keep each
+    of `groups` (here: districts) whole."""
     out = np.zeros(len(X))
     for fit_rows, out_rows in GroupKFold(3).split(X, y, groups):
         fitted = model.fit(X.iloc[fit_rows], y[fit_rows])
@@ -262,9 +263,12 @@ def _cross_fitted(model, X: pd.DataFrame, y: np.ndarray, groups: np.ndarray) -> 
 def partialling_out(
     y: np.ndarray, T: np.ndarray, W: pd.DataFrame, groups: np.ndarray, classify: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Double ML of y on the columns of T given W: each residualised on W by cross-fitted
-    xgboost (`classify`: y is 0/1), least squares of y's residual on T's. Returns the
-    coefficients and their covariance (errors clustered by `groups`)."""
+    """Double ML of y on the columns of T given W (a partially linear model): y and each
+    column of T residualised on W by xgboost cross-fitted over `groups` (`_cross_fitted`;
+    `classify`: y is 0/1, its residual is y - P(y = 1 | W)), then least squares (no
+    intercept) of y's residual on T's. Returns the coefficients and their covariance (errors
+    clustered by `groups`). Under effects that vary, a coefficient is a variance-weighted
+    average slope, not the average one."""
     params = dict(tree_method="hist", n_estimators=300, learning_rate=0.05, max_depth=3)
     params.update(subsample=0.8, colsample_bytree=0.8, min_child_weight=10, n_jobs=2)
     outcome = xgb.XGBClassifier(**params) if classify else xgb.XGBRegressor(**params)
@@ -279,38 +283,42 @@ def partialling_out(
 
 
 def debiased_ratios(replay: Replay) -> dict[str, tuple[float, float]]:
-    """Per program, (ratio, its standard error) of its debiased average reduction to the
-    pool's over the labelled rows: `partialling_out` of the label on the program's features
-    given the other features, times the program's mean change of its features."""
-    if hasattr(replay, "ratios"):
-        return replay.ratios
-    frame, features = replay.kept["frame"], replay.kept["features"]
-    rows = frame[frame[TARGET].notna()].reset_index(drop=True)
-    y, groups = rows[TARGET].to_numpy(dtype=float), rows["district_id"].to_numpy()
-    pool = with_members(replay.kept["ensemble"])
-    replay.ratios = {}
-    for name, spec in replay.programs.items():
-        W = rows[[f for f in features if f not in spec.features]]
-        T = rows[spec.features].to_numpy(dtype=float)
-        theta, covariance = partialling_out(y, T, W, groups, classify=True)
-        after = targeting.apply_program(rows[features], spec, replay.bounds)
-        change = (after[spec.features] - rows[spec.features]).to_numpy(dtype=float).mean(axis=0)
-        debiased, error = -(change @ theta), float(np.sqrt(change @ covariance @ change))
-        model = np.mean(
-            [(m.predict_proba(rows[features]) - m.predict_proba(after))[:, 1] for m in pool]
-        )
-        replay.ratios[name] = (debiased / model, error / abs(model))
+    """Per program, the ratio of its debiased reduction to the pool's over the labelled rows,
+    and the ratio's standard error (the pool's side taken as exact). Debiased: the program's
+    mean change of its features times their `partialling_out` coefficients (the label given
+    the other features); the pool's: the mean of every pool member's reduction. Computed
+    once per replay."""
+    if not hasattr(replay, "ratios"):
+        frame, features = replay.kept["frame"], replay.kept["features"]
+        rows = frame[frame[TARGET].notna()].reset_index(drop=True)
+        y, groups = rows[TARGET].to_numpy(dtype=float), rows["district_id"].to_numpy()
+        pool = with_members(replay.kept["ensemble"])
+        ratios = {}
+        for name, spec in replay.programs.items():
+            W = rows[[f for f in features if f not in spec.features]]
+            T = rows[spec.features].to_numpy(dtype=float)
+            theta, covariance = partialling_out(y, T, W, groups, classify=True)
+            after = targeting.apply_program(rows[features], spec, replay.bounds)
+            change = (after[spec.features] - rows[spec.features]).to_numpy(float).mean(axis=0)
+            debiased, error = -(change @ theta), float(np.sqrt(change @ covariance @ change))
+            model = np.mean(
+                [(m.predict_proba(rows[features]) - m.predict_proba(after))[:, 1] for m in pool]
+            )
+            ratios[name] = (debiased / model, error / abs(model))
+        replay.ratios = ratios  # only once every program is done
     return replay.ratios
 
 
 def debiased_level(replay: Replay, significant_only: bool = False) -> dict[str, np.ndarray]:
-    """The pool's mean scaled by `debiased_ratios` (clipped to [0.5, 2]); with
-    `significant_only`, only where the ratio is more than 1.645 standard errors from 1."""
+    """The pool's mean times `debiased_ratios` (clipped to [0.5, 2]), at most the model's
+    risk; with `significant_only`, the pool's mean where the ratio is within 1.645 standard
+    errors of 1."""
     out = {}
     for name, expected in replay.expected.items():
         ratio, error = debiased_ratios(replay)[name]
-        keep = significant_only and abs(ratio - 1) <= 1.645 * error
-        out[name] = expected * (1.0 if keep else float(np.clip(ratio, 0.5, 2.0)))
+        unchanged = significant_only and abs(ratio - 1) <= 1.645 * error
+        scaled = expected * (1.0 if unchanged else float(np.clip(ratio, 0.5, 2.0)))
+        out[name] = np.minimum(scaled, replay.risk[0])
     return out
 
 

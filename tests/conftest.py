@@ -151,24 +151,41 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-def _end_with_parent() -> None:
-    """In the child before it runs (Linux): SIGTERM when the process that started it ends,
-    even by SIGKILL, so a killed test run leaves no server behind (its own process group
-    keeps it out of signals sent to the run's group)."""
+def _prctl():
+    """libc's prctl, looked up here (not in a forked child), or None off Linux / glibc."""
+    if not sys.platform.startswith("linux"):
+        return None
     import ctypes
 
-    PR_SET_PDEATHSIG = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    try:
+        return ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+PRCTL = _prctl()
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent(parent: int) -> None:
+    """Run in the child before the command: SIGTERM when the thread that started it ends
+    (fixtures start servers from pytest's main thread, so: when the test run ends, even by
+    SIGKILL; the server's own process group keeps it out of signals sent to the run's group).
+    If `parent` already ended meanwhile, end at once."""
+    PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:
+        os._exit(1)
 
 
 def start_server(command: list[str], folder: Path, env: dict, log: Path) -> subprocess.Popen:
     """`command` started in `folder` in a process group of its own (so `stop` ends its
-    workers too), output to `log`; on Linux it is also ended when this process ends."""
+    workers too), output to `log`; on Linux (glibc) it is also ended when this process ends."""
+    parent = os.getpid()
     with log.open("wb") as sink:
         return subprocess.Popen(
             command, cwd=folder, env=env, stdout=sink, stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_end_with_parent if sys.platform.startswith("linux") else None,
+            preexec_fn=(lambda: _end_with_parent(parent)) if PRCTL is not None else None,
         )  # fmt: skip
 
 

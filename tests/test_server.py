@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import NO_EXPLAIN, TINY_REGION
+from conftest import NO_EXPLAIN, PRCTL, TINY_REGION
 from mlflow import MlflowClient
 
 import train
@@ -80,30 +83,37 @@ def test_train_retrain_and_compare_against_a_server(
     assert (folder / "mlartifacts" / experiment / record["challenger_run_id"]).is_dir()
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.skipif(PRCTL is None, reason="needs Linux's prctl(PR_SET_PDEATHSIG)")
 def test_a_server_ends_when_the_process_that_started_it_is_killed(tmp_path: Path) -> None:
+    code = (
+        "import sys, time; from pathlib import Path; from conftest import start_server; "
+        "p = Path(sys.argv[1]); "
+        "server = start_server([sys.executable, '-c', 'import time; time.sleep(120)'], "
+        "p, {}, p / 'log'); print(server.pid, flush=True); time.sleep(120)"
+    )
     starter = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import sys, time; from pathlib import Path; from conftest import start_server; "
-            "p = Path(sys.argv[1]); "
-            "server = start_server([sys.executable, '-c', 'import time; time.sleep(120)'], "
-            "p, {}, p / 'log'); print(server.pid, flush=True); time.sleep(120)",
-            str(tmp_path),
-        ],
+        [sys.executable, "-c", code, str(tmp_path)],
         cwd=Path(__file__).parent,
         stdout=subprocess.PIPE,
         text=True,
     )
-    server_pid = int(starter.stdout.readline())
-    assert _alive(server_pid)
-    starter.kill()  # SIGKILL: no finally, no fixture teardown runs
-    starter.wait(timeout=10)
-    deadline = time.monotonic() + 10
-    while _alive(server_pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _alive(server_pid)
+    server_pid = None
+    try:
+        with ThreadPoolExecutor(1) as pool:  # a read that cannot hang the suite
+            server_pid = int(pool.submit(starter.stdout.readline).result(timeout=60))
+        assert _alive(server_pid)
+        starter.kill()  # SIGKILL: no finally, no fixture teardown runs
+        starter.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _alive(server_pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(server_pid)
+    finally:
+        starter.kill()
+        starter.wait(timeout=10)
+        starter.stdout.close()
+        if server_pid is not None and _alive(server_pid):
+            os.kill(server_pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from benchmarks import targeting_replay
-from models import insight
+from features.build import TARGET
+from models import insight, targeting
 
 SMALL = ["explain.n_bootstrap=2", "model.xgboost.n_estimators=40"]
 
@@ -93,4 +95,28 @@ def test_partialling_out_recovers_a_confounded_effect() -> None:
     theta, covariance = targeting_replay.partialling_out(y, T, W, groups, classify=False)
     error = np.sqrt(covariance[0, 0])
     assert naive > 0.8
-    assert abs(theta[0] - 0.3) < 3 * error and 0 < error < 0.05
+    assert abs(theta[0] - 0.3) < 3 * error and 0 < error < 0.02  # 0.04 if y is not residualised
+
+
+def test_debiased_ratios_set_the_debiased_reduction_against_the_pool_s() -> None:
+    rng = np.random.default_rng(1)
+    n = 4000
+    w = rng.normal(size=n)
+    x = 0.5 * w + rng.normal(size=n)
+    y = (rng.random(n) < 0.3 + 0.05 * x + 0.1 * np.tanh(w)).astype(float)  # slope 0.05 in x
+    frame = pd.DataFrame({"district_id": np.repeat(np.arange(400), 10), "x": x, "w": w})
+    frame[TARGET] = y
+
+    class Doubled:  # a model that says x does twice what it does
+        def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+            q = 0.3 + 0.10 * X["x"].to_numpy() + 0.1 * np.tanh(X["w"].to_numpy())
+            return np.column_stack([1 - q, q])
+
+    replay = SimpleNamespace(
+        kept={"frame": frame, "features": ["x", "w"], "ensemble": [Doubled()]},
+        programs={"lower_x": targeting.ProgramSpec(shift={"x": -1.0}, cost_per_district=1.0)},
+        bounds=frame[["x", "w"]].agg(["min", "max"]),
+    )
+    ratio, error = targeting_replay.debiased_ratios(replay)["lower_x"]
+    assert abs(ratio - 0.5) < 3 * error and error < 0.15  # debiased 0.05 against the model's 0.10
+    assert targeting_replay.debiased_ratios(replay) is replay.ratios  # computed once
