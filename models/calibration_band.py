@@ -27,6 +27,12 @@ BAND_LEVEL = 0.9
 MIN_OUTCOMES = 10  # events and non-events a bin needs (else merged with a neighbour)
 
 
+def _bin_index(edges: np.ndarray | tuple | list, probability: np.ndarray) -> np.ndarray:
+    """The bin of each probability by bin limits `edges` (values outside: the outer bins)."""
+    inner = np.asarray(edges[1:-1], dtype=float)
+    return np.searchsorted(inner, np.asarray(probability, dtype=float), side="right")
+
+
 @dataclass(frozen=True)
 class CalibrationBand:
     """`edges`: bin limits of held-out forecasts (the outer bins reach 0 and 1); `low` and
@@ -52,8 +58,7 @@ class CalibrationBand:
 
     def bins(self, probability: np.ndarray) -> np.ndarray:
         """The bin of each probability (by `edges`; values outside go to the outer bins)."""
-        inner = np.asarray(self.edges[1:-1], dtype=float)
-        return np.searchsorted(inner, np.asarray(probability, dtype=float), side="right")
+        return _bin_index(self.edges, probability)
 
     def widen(
         self, low: np.ndarray, high: np.ndarray, probability: np.ndarray
@@ -73,7 +78,7 @@ def _merged_edges(p: np.ndarray, y: np.ndarray, edges: np.ndarray) -> np.ndarray
     fewer says little, and neighbouring bins of a few events each would point every way."""
     edges = list(edges)
     while len(edges) > 2:
-        bins = np.searchsorted(np.asarray(edges[1:-1]), p, side="right")
+        bins = _bin_index(edges, p)
         events = np.bincount(bins, weights=y, minlength=len(edges) - 1)
         rows = np.bincount(bins, minlength=len(edges) - 1)
         thin = np.flatnonzero((events < MIN_OUTCOMES) | (rows - events < MIN_OUTCOMES))
@@ -104,7 +109,7 @@ def calibration_band(
     if len(edges) < 2:
         return None
     edges = _merged_edges(p, y, np.r_[0.0, edges[1:-1], 1.0])
-    bins = np.searchsorted(edges[1:-1], p, side="right")
+    bins = _bin_index(edges, p)
     tail = (1 - level) / 2
     low, high, counts = [], [], []
     for b in range(len(edges) - 1):
