@@ -292,17 +292,18 @@ def debiased_ratios(replay: Replay) -> dict[str, tuple[float, float]]:
         frame, features = replay.kept["frame"], replay.kept["features"]
         rows = frame[frame[TARGET].notna()].reset_index(drop=True)
         y, groups = rows[TARGET].to_numpy(dtype=float), rows["district_id"].to_numpy()
-        pool = with_members(replay.kept["ensemble"])
+        X, pool = rows[features], with_members(replay.kept["ensemble"])
+        before = [m.predict_proba(X)[:, 1] for m in pool]  # the same for every program
         ratios = {}
         for name, spec in replay.programs.items():
             W = rows[[f for f in features if f not in spec.features]]
             T = rows[spec.features].to_numpy(dtype=float)
             theta, covariance = partialling_out(y, T, W, groups, classify=True)
-            after = targeting.apply_program(rows[features], spec, replay.bounds)
-            change = (after[spec.features] - rows[spec.features]).to_numpy(float).mean(axis=0)
+            after = targeting.apply_program(X, spec, replay.bounds)
+            change = (after[spec.features] - X[spec.features]).to_numpy(float).mean(axis=0)
             debiased, error = -(change @ theta), float(np.sqrt(change @ covariance @ change))
             model = np.mean(
-                [(m.predict_proba(rows[features]) - m.predict_proba(after))[:, 1] for m in pool]
+                [b - m.predict_proba(after)[:, 1] for b, m in zip(before, pool, strict=True)]
             )
             ratios[name] = (debiased / model, error / abs(model))
         replay.ratios = ratios  # only once every program is done
