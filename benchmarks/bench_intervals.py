@@ -61,10 +61,12 @@ def intervals(name: str, folder: Path, shared: Path) -> dict | None:
     seen: dict = {}
     original = insight.risk_interval
 
-    def both(models, X, band=None):  # the run's call, plus the same pool without the band
-        seen.update(X=X, plain=original(models, X), widened=original(models, X, band))
-        seen["risk"] = models[0].predict_proba(X)[:, 1]
-        return seen["widened"]
+    def both(models, X, band=None, probability=None):  # the run's call, and without the band
+        risk = models[0].predict_proba(X)[:, 1] if probability is None else probability
+        plain = original(models, X, None, risk)
+        widened = plain if band is None else band.widen(*plain, risk)
+        seen.update(X=X, risk=risk, plain=plain, widened=widened)
+        return widened
 
     insight.risk_interval = both
     try:
