@@ -1,12 +1,13 @@
-"""End-to-end time and peak memory of rootcast's two backends and the minimal script, side by
-side on the same scale panels (benchmarks/scale_panel.py).
+"""End-to-end time and peak memory of rootcast's backends and the minimal script, side by side
+on the same scale panels (benchmarks/scale_panel.py).
 
-    python benchmarks/bench_scale.py DIR [DIR ...] [--runs dask,minimal,pandas]
+    python benchmarks/bench_scale.py DIR [DIR ...] [--runs dask,minimal,lean,pandas]
 
 For each panel folder DIR (with panel/, scale.toml, ... as scale_panel.py writes them) and
 each run kind, a subprocess is started and the resident memory of its whole process tree
 (the client, the Dask scheduler, nannies and workers) is sampled every 0.2 s:
 - `dask`: `train.py --config DIR/scale.toml --set scale.backend="dask"` (LocalCluster);
+- `lean`: the same with `scale.backend="lean"` (the dask backend's models, in one process);
 - `pandas`: the same config on the single-machine path (full model zoo, refits and plan;
   raise scale.max_rows_in_memory with --set for panels above its limit);
 - `minimal`: benchmarks/minimal_xgb.py (pandas + xgboost + TreeSHAP, the floor).

@@ -88,18 +88,21 @@ class TrackingSection(Section):
 
 
 class ScaleSection(Section):
-    """Where training runs: in this process (`pandas`, the full model zoo) or on a Dask
-    cluster (`dask`: panels too large for memory; see experiments/scale/)."""
+    """Where training runs and what it trains: in this process with the full model zoo
+    (`pandas`), or the lean set (xgboost beside the historical-rate and persistence
+    baselines; no stack, calibration, refits or plan) on a Dask cluster (`dask`: panels too
+    large for memory) or in this process (`lean`: panels of about a million rows, in memory);
+    see experiments/scale/."""
 
-    backend: Literal["pandas", "dask"] = "pandas"
+    backend: Literal["pandas", "dask", "lean"] = "pandas"
     # dask: a scheduler address ("tcp://host:8786"); empty starts a LocalCluster here
     scheduler: str = ""
     n_workers: int = Field(1, ge=1, le=1024)  # LocalCluster worker processes
     threads_per_worker: int = Field(0, ge=0, le=1024)  # 0: this machine's cores / n_workers
     memory_limit: str = "auto"  # per LocalCluster worker: "auto", "6GiB", ...
-    # dask: TreeSHAP for the forecast period plus this many held-out rows (a seeded sample)
+    # dask, lean: TreeSHAP for the forecast period plus this many held-out rows (a sample)
     shap_holdout_rows: int = Field(0, ge=0)
-    # pandas: a Parquet panel with more rows is refused with a pointer to the dask backend
+    # pandas, lean: a Parquet panel with more rows is refused with a pointer to dask
     max_rows_in_memory: int = Field(3_000_000, ge=1)
 
     @field_validator("scheduler")

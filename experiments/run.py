@@ -314,6 +314,10 @@ def run_training(
         from experiments.scale.run import run_training_dask
 
         return run_training_dask(config, output_dir, progress)
+    if config.scale.backend == "lean":  # the dask backend's model set, in this process
+        from experiments.scale.run import run_training_lean
+
+        return run_training_lean(config, output_dir, progress)
     started = time.perf_counter()
     preflight(config, output_dir)
     progress("loading and validating data")

@@ -261,7 +261,7 @@ def run_search(
     if config.scale.backend != "pandas":
         raise ConfigError(
             '--search runs on the single-machine path (scale.backend = "pandas"); search on a '
-            "sample of the panel, then train on the dask backend with the parameters found"
+            "sample of the panel, then train on the dask or lean backend with the parameters found"
         )
     window = tuning_window(config, search_data(config))
     previous = optuna.logging.get_verbosity()

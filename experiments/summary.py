@@ -59,6 +59,7 @@ def summarise(
         created=datetime.now(UTC).isoformat(timespec="seconds"),
         main_model=evaluation.selection.chosen,
         baselines=list(baselines),
+        backend=config.scale.backend,
         selection={
             **evaluation.selection.to_dict(),
             "bootstrap": evaluation.comparison,

@@ -1,5 +1,6 @@
 """xgboost on a Dask cluster: fit, forecast and TreeSHAP for panels larger than one machine's
-memory (the `scale.backend = "dask"` path).
+memory (the `scale.backend = "dask"` path); `fit_booster_here` fits the same booster in this
+process (`"lean"`).
 
 The same hyper-parameters as the single-machine xgboost (`XGBoostSettings`, `hist` trees,
 log-loss objective); the training rows are a `DaskQuantileDMatrix` built on the workers from
@@ -52,6 +53,23 @@ def fit_booster(client, X, y, settings: XGBoostSettings, seed: int) -> xgb.Boost
             verbose_eval=False,
         )
     return found["booster"]
+
+
+def fit_booster_here(
+    X: pd.DataFrame,
+    y: pd.Series,
+    settings: XGBoostSettings,
+    seed: int,
+    cuts: xgb.QuantileDMatrix | None = None,
+) -> tuple[xgb.Booster, xgb.QuantileDMatrix]:
+    """`fit_booster` in this process (the lean backend): the same parameters on a
+    `QuantileDMatrix` of the pandas rows, `settings.n_jobs` threads. With `cuts` (a matrix
+    of earlier training rows) its histogram bins are reused instead of sketching `X` again
+    (about 60 % of the matrix's cost). Returns the booster and the matrix whose bins it used."""
+    matrix = xgb.QuantileDMatrix(X, y, nthread=settings.n_jobs, ref=cuts)
+    params = booster_params(settings, seed) | {"nthread": settings.n_jobs}
+    booster = xgb.train(params, matrix, num_boost_round=settings.n_estimators)
+    return booster, matrix if cuts is None else cuts
 
 
 def as_pipeline(

@@ -215,13 +215,14 @@ class RunSummary:
     model_version: str | None = None
     became_champion: bool = False
     seconds: float | None = None
+    backend: str | None = None  # scale.backend: pandas, dask or lean (None: written before)
     extra: dict[str, Any] = field(default_factory=dict)  # keys of newer writers, kept as read
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON mapping (sections a run did not produce are left out)."""
         out = asdict(self)
         extra = out.pop("extra")
-        optional = ("explain", "truth_recovery", "truth_plan", "targeting", "selection")
+        optional = ("explain", "truth_recovery", "truth_plan", "targeting", "selection", "backend")
         return {k: v for k, v in out.items() if not (k in optional and v is None)} | extra
 
     @classmethod

@@ -63,6 +63,7 @@ def model_card(res: Results) -> dict:
         "explain": {k: v for k, v in (s.explain or {}).items() if k != "caveat"},
         "baselines": s.baselines,
         "candidate": (s.selection or {}).get("candidate"),
+        "backend": s.backend,
         "selection": _selection_text(s.selection),
     }
     if res.predictions is not None:

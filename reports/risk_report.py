@@ -284,7 +284,7 @@ def _notes(res: Results) -> dict[str, str]:
         )
     if res.plan is None and res.district_drivers is not None:
         notes["plan"] = (
-            f"No {PLAN_FILE}: this run made no plan (the dask backend makes none); "
+            f"No {PLAN_FILE}: this run made no plan (the dask and lean backends make none); "
             "`train.py plan --budget B --model REF` plans from its registered model."
         )
     elif res.plan is None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scale_grid import CELLS, FEATURES, MONTHS, single_machine_predictions
 
 from benchmarks.scale_panel import generate
 from experiments import tracking
@@ -31,12 +32,9 @@ from features.errors import DataContractError
 from models import distributed
 from models.evaluate import score_predictions
 from models.explain import tree_shap
-from models.pipeline import HistoricalRateClassifier, PersistenceClassifier, xgboost_pipeline
 from models.probability import logit
-from models.validate import cross_validated_predictions
 
 ROOT = Path(__file__).resolve().parents[1]
-CELLS, MONTHS, FEATURES = 100, 36, 24
 LOCAL = ["scale.n_workers=1", "scale.threads_per_worker=1", 'scale.memory_limit="2GiB"']
 
 
@@ -61,20 +59,6 @@ def dask_run(grid: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
         config = grid_config(grid, "scale.shap_holdout_rows=50")
         result = run_training(config, folder / "out", lambda message: None)
     return {"result": result, "out": folder / "out", "uri": uri, "config": config}
-
-
-def single_machine_predictions(grid: Path) -> tuple[pd.DataFrame, list[str]]:
-    """The pandas path's held-out forecasts of the dask backend's three models."""
-    config = load_config(grid / "scale.toml")
-    data = prepare(config, load_inputs(config))
-    xgb = config.model.xgboost
-    zoo = {
-        "historical_rate": HistoricalRateClassifier(),
-        "persistence": PersistenceClassifier(),
-        "xgboost": xgboost_pipeline(data.features, xgb, config.model.seed),
-    }
-    predictions = cross_validated_predictions(data.frame, zoo, data.features, data.folds)
-    return predictions, list(zoo)
 
 
 def test_same_metrics_as_the_single_machine_path(grid: Path, dask_run: dict) -> None:

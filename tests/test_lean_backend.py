@@ -1,0 +1,155 @@
+"""The lean backend (`scale.backend = "lean"`): the dask backend's models and steps in this
+process, on the same small grid panel: the same baseline metrics and (within tolerance)
+xgboost metrics as the single-machine path; a registered model that forecasts forecast.csv;
+histogram cuts reused only from rows a fit trains on; the limits and refusals of an
+in-memory path; a report that says what this backend did."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from scale_grid import CELLS, FEATURES, MONTHS, single_machine_predictions
+
+from benchmarks.scale_panel import generate
+from experiments import tracking
+from experiments.config import ConfigError, load_config
+from experiments.data import load_inputs
+from experiments.prepare import prepare
+from experiments.run import run_training
+from experiments.scale import run as lean
+from experiments.search import run_search
+from features.build import PERIOD_INDEX
+from models import distributed
+from models.evaluate import score_predictions
+
+
+@pytest.fixture(scope="module")
+def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("grid")
+    generate(folder, CELLS, MONTHS, FEATURES, seed=3)
+    return folder
+
+
+def lean_config(grid: Path, *overrides: str):
+    return load_config(grid / "scale.toml", ['scale.backend="lean"', *overrides])
+
+
+@pytest.fixture(scope="module")
+def lean_run(grid: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One lean training (explanations on, 50 held-out rows explained) in a store of its own."""
+    folder = tmp_path_factory.mktemp("lean-run")
+    messages: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        uri = f"sqlite:///{folder / 'mlflow.db'}"
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        config = lean_config(grid, "scale.shap_holdout_rows=50")
+        result = run_training(config, folder / "out", messages.append)
+    return {"result": result, "out": folder / "out", "uri": uri, "messages": messages}
+
+
+def test_same_metrics_as_the_single_machine_path(grid: Path, lean_run: dict) -> None:
+    single, models = single_machine_predictions(grid)
+    ours = lean_run["result"].predictions
+    keys = ["district_id", "period", "fold", "target"]
+    assert ours[keys].reset_index(drop=True).equals(single[keys].reset_index(drop=True))
+    theirs = score_predictions(single, models, 10).set_index(["model", "fold"])
+    mine = lean_run["result"].scores.set_index(["model", "fold"])
+    for baseline in ("historical_rate", "persistence"):
+        np.testing.assert_allclose(
+            mine.loc[baseline, ["aupr", "brier"]], theirs.loc[baseline, ["aupr", "brier"]]
+        )
+    # the same parameters and rows; folds after the first bin with the first fold's cuts
+    pooled_mine, pooled_theirs = mine.loc[("xgboost", "pooled")], theirs.loc[("xgboost", "pooled")]
+    assert abs(pooled_mine["aupr"] - pooled_theirs["aupr"]) < 0.03
+    assert abs(pooled_mine["brier"] / pooled_theirs["brier"] - 1) < 0.03
+    assert np.corrcoef(ours["xgboost"], single["xgboost"])[0, 1] > 0.97
+    first = ours["fold"] == ours["fold"].min()  # its own sketch: the single-machine forecast
+    np.testing.assert_allclose(ours.loc[first, "xgboost"], single.loc[first, "xgboost"], atol=1e-5)
+
+
+def test_progress_names_the_backend(lean_run: dict) -> None:
+    messages = lean_run["messages"]
+    assert messages[0] == "loading and validating data"
+    assert any(
+        m.startswith("fold 1/") and m.endswith("(xgboost in this process)") for m in messages
+    )
+    assert "explaining the forecast: TreeSHAP" in messages
+    assert not any("dask" in m.lower() for m in messages)
+
+
+def test_result_files_summary_and_registered_model(lean_run: dict) -> None:
+    out, result = lean_run["out"], lean_run["result"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["backend"] == "lean"
+    assert summary["baselines"] == ["historical_rate", "persistence"]
+    assert summary["data"]["n_rows"] == CELLS * MONTHS
+    assert summary["model_version"] == "1" and summary["became_champion"]
+    assert summary["explain"]["explain.shap_rows"] == CELLS + 50
+    assert not (out / "plan.csv").exists()
+    forecast = pd.read_csv(out / "forecast.csv")
+    assert len(forecast) == CELLS
+    assert forecast.get("risk_low", pd.Series(dtype=float)).isna().all()  # no refits: none
+    drivers = pd.read_parquet(out / "district_drivers.parquet")
+    assert drivers.groupby("district_id").size().eq(len(summary["features"])).all()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", lean_run["uri"])
+        assert tracking.run_tag(summary["run_id"], "rootcast.backend") == "lean"
+        model = mlflow.pyfunc.load_model(f"models:/{summary['registered_model']}@champion")
+    assert summary["main_model"] == "xgboost"  # this grid's signal: xgboost beats both
+    margin = drivers.groupby("district_id")["shap_value"].sum()
+    base = drivers.groupby("district_id")["base_value"].first()
+    probability = forecast.set_index("district_id")["probability"]
+    total = (margin + base).reindex(probability.index)
+    np.testing.assert_allclose(1 / (1 + np.exp(-total)), probability, atol=1e-4)  # csv: 4 dp
+    rows = pd.concat(pd.read_parquet(f) for f in sorted(Path(result.summary.data.source).glob("*")))
+    served = model.predict(rows).set_index("district_id")["probability"]
+    np.testing.assert_allclose(served.reindex(probability.index), probability, atol=1e-4)
+
+
+def test_cuts_are_reused_only_from_rows_the_fit_trains_on(
+    grid: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = lean_config(grid)
+    data = prepare(config, load_inputs(config))
+    given: list[object] = []
+    fit = distributed.fit_booster_here
+
+    def spy(X, y, settings, seed, cuts=None):
+        given.append(cuts)
+        return fit(X, y, settings, seed, cuts)
+
+    monkeypatch.setattr(distributed, "fit_booster_here", spy)
+    engine = lean.LocalEngine(data.frame, config.model)
+    periods = sorted(data.frame[PERIOD_INDEX].unique())
+    engine.fit(data.features, periods[20])  # sets the cuts
+    first = engine.cuts
+    engine.fit(data.features, periods[25])  # a superset of those rows: reused
+    engine.fit(data.features, periods[10])  # rows before them: sketched afresh
+    engine.fit(data.features)  # every labelled row: reused
+    assert given == [None, first, None, first]
+    assert engine.cuts is first and engine.cuts_through == periods[20]
+
+
+def test_an_in_memory_path_keeps_its_limits(grid: Path) -> None:
+    config = lean_config(grid, "scale.max_rows_in_memory=1000")
+    with pytest.raises(ConfigError, match=r"3,600 rows .* scale\.backend=\"dask\""):
+        run_training(config, grid / "never", print)
+    with pytest.raises(ConfigError, match="--search runs on the single-machine path"):
+        run_search(lean_config(grid), 2, grid / "never", print)
+    assert not (grid / "never").exists()
+    assert load_config(None, ['scale.backend="lean"']).scale.backend == "lean"  # synthetic too
+
+
+def test_the_report_says_what_this_backend_did(lean_run: dict, tmp_path: Path) -> None:
+    from reports.risk_report import build_report
+
+    html = build_report(lean_run["out"], tmp_path / "report.html").read_text()
+    assert "trained in one\n    process with the lean model set" in html
+    assert "Dask" not in html.split("Which model.")[1].split("</li>")[0]
+    assert "No intervals: this run made no bootstrap refits" in html
+    assert "this run made no plan (the dask and lean backends make none)" in html
