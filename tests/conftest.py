@@ -90,6 +90,19 @@ REFITS = [
 
 
 @pytest.fixture(scope="session")
+def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scale backends' small grid panel (`scale_grid.CELLS` x `MONTHS`, seed 3), written
+    once per session by benchmarks/scale_panel.py: the dask and lean tests share it."""
+    from scale_grid import CELLS, FEATURES, MONTHS
+
+    from benchmarks.scale_panel import generate
+
+    folder = tmp_path_factory.mktemp("grid")
+    generate(folder, CELLS, MONTHS, FEATURES, seed=3)
+    return folder
+
+
+@pytest.fixture(scope="session")
 def store_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An empty MLflow SQLite store, made once: MLflow creates and migrates its tables on
     first use, about a second per store. `copy_store` gives tests copies of it."""

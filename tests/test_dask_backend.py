@@ -14,9 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from scale_grid import CELLS, FEATURES, MONTHS, single_machine_predictions
+from scale_grid import CELLS, MONTHS, single_machine_predictions
 
-from benchmarks.scale_panel import generate
 from experiments import tracking
 from experiments.config import ConfigError, load_config
 from experiments.data import load_inputs
@@ -36,13 +35,6 @@ from models.probability import logit
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCAL = ["scale.n_workers=1", "scale.threads_per_worker=1", 'scale.memory_limit="2GiB"']
-
-
-@pytest.fixture(scope="module")
-def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("grid")
-    generate(folder, CELLS, MONTHS, FEATURES, seed=3)
-    return folder
 
 
 def grid_config(grid: Path, *overrides: str):

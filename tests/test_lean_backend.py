@@ -13,9 +13,8 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
-from scale_grid import CELLS, FEATURES, MONTHS, single_machine_predictions
+from scale_grid import CELLS, MONTHS, single_machine_predictions
 
-from benchmarks.scale_panel import generate
 from experiments import tracking
 from experiments.config import ConfigError, load_config
 from experiments.data import load_inputs
@@ -26,13 +25,6 @@ from experiments.search import run_search
 from features.build import PERIOD_INDEX
 from models import distributed
 from models.evaluate import score_predictions
-
-
-@pytest.fixture(scope="module")
-def grid(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("grid")
-    generate(folder, CELLS, MONTHS, FEATURES, seed=3)
-    return folder
 
 
 def lean_config(grid: Path, *overrides: str):
@@ -153,3 +145,41 @@ def test_the_report_says_what_this_backend_did(lean_run: dict, tmp_path: Path) -
     assert "Dask" not in html.split("Which model.")[1].split("</li>")[0]
     assert "No intervals: this run made no bootstrap refits" in html
     assert "this run made no plan (the dask and lean backends make none)" in html
+
+
+def test_retrain_on_a_lean_champion_trains_a_lean_challenger(
+    grid: Path, fresh_store: str, tmp_path: Path
+) -> None:
+    """A lean champion trained on all but the last 3 months; retrain with those months trains
+    the challenger on the lean backend too (the champion's config), scores both on the new
+    periods and records the decision."""
+    from experiments.retrain import RetrainRequest, retrain
+
+    whole = pd.concat([pd.read_parquet(f) for f in sorted((grid / "panel").glob("*.parquet"))])
+    last = sorted(whole["period"].unique())[-3:]
+    old_panel = tmp_path / "old"
+    old_panel.mkdir()
+    whole[~whole["period"].isin(last)].to_parquet(old_panel / "part.parquet", index=False)
+    new = tmp_path / "new.parquet"
+    whole[whole["period"].isin(last)].to_parquet(new, index=False)
+    config = lean_config(grid, f'data.panel="{old_panel}"')
+    champion = run_training(config, tmp_path / "first", lambda message: None)
+    name = champion.summary.registered_model
+    messages: list[str] = []
+    record = retrain(
+        RetrainRequest(new_data=str(new), model=f"{name}@champion"),
+        tmp_path / "second",
+        messages.append,
+    )
+    assert record["decision"] in ("promoted", "kept champion")
+    assert record["challenger_version"] != champion.summary.model_version
+    assert any(m.endswith("(xgboost in this process)") for m in messages)
+    challenger = json.loads((tmp_path / "second" / "summary.json").read_text())
+    assert challenger["backend"] == "lean"
+    assert challenger["data"]["n_rows"] == CELLS * MONTHS
+    run = mlflow.MlflowClient().get_run(record["challenger_run_id"])
+    assert run.data.tags["rootcast.backend"] == "lean"
+    scores = record["head_to_head"]
+    # scored: the champion's last month (now labelled) and the new months but the last
+    assert scores["rows"] == CELLS * len(last)
+    assert 0 < scores["champion"]["aupr"] <= 1 and 0 < scores["challenger"]["aupr"] <= 1
