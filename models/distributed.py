@@ -1,6 +1,6 @@
 """xgboost on a Dask cluster: fit, forecast and TreeSHAP for panels larger than one machine's
-memory (the `scale.backend = "dask"` path); `fit_booster_here` fits the same booster in this
-process (`"lean"`).
+memory (the `scale.backend = "dask"` path); `weighted_matrix` and `fit_booster_here` fit the
+same booster in this process (`"lean"`).
 
 The same hyper-parameters as the single-machine xgboost (`XGBoostSettings`, `hist` trees,
 log-loss objective); the training rows are a `DaskQuantileDMatrix` built on the workers from
@@ -55,21 +55,27 @@ def fit_booster(client, X, y, settings: XGBoostSettings, seed: int) -> xgb.Boost
     return found["booster"]
 
 
+def weighted_matrix(
+    X: pd.DataFrame, y: pd.Series, weight: np.ndarray, n_jobs: int
+) -> xgb.QuantileDMatrix:
+    """A `QuantileDMatrix` of `X` (the lean backend's labelled rows) in which the rows of
+    weight 0 set no histogram cut (xgboost's sketch is weighted) and, in a fit, move no tree
+    (zero gradient and hessian): with `fit_booster_here` it trains the trees of a matrix of the
+    weighted rows alone (tested), so one matrix serves every later fit whose rows include the
+    rows that set its cuts, each fit changing only the weights."""
+    return xgb.QuantileDMatrix(X, y, weight=weight, nthread=n_jobs)
+
+
 def fit_booster_here(
-    X: pd.DataFrame,
-    y: pd.Series,
-    settings: XGBoostSettings,
-    seed: int,
-    cuts: xgb.QuantileDMatrix | None = None,
-) -> tuple[xgb.Booster, xgb.QuantileDMatrix]:
-    """`fit_booster` in this process (the lean backend): the same parameters on a
-    `QuantileDMatrix` of the pandas rows, `settings.n_jobs` threads. With `cuts` (a matrix
-    of earlier training rows) its histogram bins are reused instead of sketching `X` again
-    (about 60 % of the matrix's cost). Returns the booster and the matrix whose bins it used."""
-    matrix = xgb.QuantileDMatrix(X, y, nthread=settings.n_jobs, ref=cuts)
+    matrix: xgb.QuantileDMatrix, weight: np.ndarray, settings: XGBoostSettings, seed: int
+) -> xgb.Booster:
+    """`fit_booster` in this process (the lean backend): the same parameters, `settings.n_jobs`
+    threads, on the rows of `matrix` (`weighted_matrix`) whose `weight` (0 or 1 per row) is 1.
+    With `subsample` < 1 the rows drawn equal those of a matrix of the weighted rows alone when
+    those rows come first (rows are sorted by period, so a rolling-origin fold's are)."""
+    matrix.set_weight(weight)
     params = booster_params(settings, seed) | {"nthread": settings.n_jobs}
-    booster = xgb.train(params, matrix, num_boost_round=settings.n_estimators)
-    return booster, matrix if cuts is None else cuts
+    return xgb.train(params, matrix, num_boost_round=settings.n_estimators)
 
 
 def as_pipeline(

@@ -13,6 +13,7 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import xgboost as xgb
 from scale_grid import CELLS, MONTHS, single_machine_predictions
 
 from experiments import tracking
@@ -103,28 +104,58 @@ def test_result_files_summary_and_registered_model(lean_run: dict) -> None:
     np.testing.assert_allclose(served.reindex(probability.index), probability, atol=1e-4)
 
 
-def test_cuts_are_reused_only_from_rows_the_fit_trains_on(
+def test_one_matrix_serves_the_fits_that_cover_the_rows_that_set_its_cuts(
     grid: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     config = lean_config(grid)
     data = prepare(config, load_inputs(config))
-    given: list[object] = []
-    fit = distributed.fit_booster_here
+    built: list[np.ndarray] = []
+    weighted_matrix = distributed.weighted_matrix
 
-    def spy(X, y, settings, seed, cuts=None):
-        given.append(cuts)
-        return fit(X, y, settings, seed, cuts)
+    def spy(X, y, weight, n_jobs):
+        built.append(weight.copy())
+        return weighted_matrix(X, y, weight, n_jobs)
 
-    monkeypatch.setattr(distributed, "fit_booster_here", spy)
+    monkeypatch.setattr(distributed, "weighted_matrix", spy)
     engine = lean.LocalEngine(data.frame, config.model)
     periods = sorted(data.frame[PERIOD_INDEX].unique())
     engine.fit(data.features, periods[20])  # sets the cuts
-    first = engine.cuts
-    engine.fit(data.features, periods[25])  # a superset of those rows: reused
-    engine.fit(data.features, periods[10])  # rows before them: sketched afresh
-    engine.fit(data.features)  # every labelled row: reused
-    assert given == [None, first, None, first]
-    assert engine.cuts is first and engine.cuts_through == periods[20]
+    first = engine.matrix
+    engine.fit(data.features, periods[25])  # a superset of those rows: the same matrix
+    engine.fit(data.features, periods[10])  # rows before them: a matrix of its own
+    engine.fit(data.features)  # every labelled row: the same matrix
+    engine.fit(data.features[:-1])  # other features: a matrix of its own
+    assert len(built) == 3
+    assert engine.matrix is first and engine.cuts_through == periods[20]
+    labelled = data.frame[data.frame["target"].notna()]
+    np.testing.assert_array_equal(built[0], labelled[PERIOD_INDEX] <= periods[20])
+    np.testing.assert_array_equal(built[1], labelled[PERIOD_INDEX] <= periods[10])
+
+
+def test_a_weighted_fit_equals_a_fit_on_its_rows_alone(grid: Path) -> None:
+    """Zero-weight rows set no cut and move no tree: the second fold's booster on the shared
+    matrix (cuts of the first fold's rows) equals one trained on a matrix of its rows alone
+    binned with those cuts, row subsampling included (its rows come first)."""
+    config = lean_config(grid)
+    data = prepare(config, load_inputs(config))
+    settings = config.model
+    frame, features = data.frame, data.features
+    periods = sorted(frame[PERIOD_INDEX].unique())
+    engine = lean.LocalEngine(frame, settings)
+    engine.fit(features, periods[20])
+    shared = engine.fit(features, periods[25])
+    labelled = frame[frame["target"].notna()]
+    first = labelled[labelled[PERIOD_INDEX] <= periods[20]]
+    rows = labelled[labelled[PERIOD_INDEX] <= periods[25]]
+    cuts = xgb.QuantileDMatrix(first[features], first["target"])
+    assert np.array_equal(engine.matrix.get_quantile_cut()[1], cuts.get_quantile_cut()[1])
+    alone = xgb.QuantileDMatrix(rows[features], rows["target"], ref=cuts)
+    params = distributed.booster_params(settings.xgboost, settings.seed)
+    params["nthread"] = settings.xgboost.n_jobs
+    booster = xgb.train(params, alone, num_boost_round=settings.xgboost.n_estimators)
+    test = xgb.DMatrix(labelled.loc[labelled[PERIOD_INDEX] > periods[25], features])
+    assert settings.xgboost.subsample < 1
+    np.testing.assert_allclose(shared.predict(test), booster.predict(test), atol=1e-6)
 
 
 def test_an_in_memory_path_keeps_its_limits(grid: Path) -> None:
