@@ -214,3 +214,11 @@ def test_retrain_on_a_lean_champion_trains_a_lean_challenger(
     # scored: the champion's last month (now labelled) and the new months but the last
     assert scores["rows"] == CELLS * len(last)
     assert 0 < scores["champion"]["aupr"] <= 1 and 0 < scores["challenger"]["aupr"] <= 1
+
+
+def test_the_full_path_points_large_panels_to_the_lean_backend() -> None:
+    from experiments.run import LEAN_HINT_ROWS, size_note
+
+    assert size_note(LEAN_HINT_ROWS - 1) is None
+    note = size_note(1_008_000)
+    assert note is not None and "1,008,000 rows" in note and "scale.backend=lean" in note
