@@ -112,9 +112,9 @@ def test_one_matrix_serves_the_fits_that_cover_the_rows_that_set_its_cuts(
     built: list[np.ndarray] = []
     weighted_matrix = distributed.weighted_matrix
 
-    def spy(X, y, weight, n_jobs):
-        built.append(weight.copy())
-        return weighted_matrix(X, y, weight, n_jobs)
+    def spy(X, y, cut_rows, n_jobs):
+        built.append(cut_rows.copy())
+        return weighted_matrix(X, y, cut_rows, n_jobs)
 
     monkeypatch.setattr(distributed, "weighted_matrix", spy)
     engine = lean.LocalEngine(data.frame, config.model)

@@ -89,11 +89,12 @@ class DaskEngine:
 
 class LocalEngine:
     """xgboost in this process on the prepared frame (every model feature in memory). The first
-    fit bins every labelled row in one matrix, with the histogram cuts of its own training rows
-    (the first fold's, which every later fold and the final fit train on too; the other rows
-    get weight 0 and set no cut); each later fit that covers those rows trains on the same
-    matrix with other weights, instead of copying and sketching a million rows again. No
-    held-out row sets a cut, and a fit's trees are those of a matrix of its rows alone."""
+    fit bins every labelled row in one matrix, with the histogram cuts sketched from its own
+    training rows alone (the first fold's, which every later fold and the final fit train on
+    too); each later fit that covers those rows trains on the same matrix with other weights
+    (0 for the rows it does not train on), instead of copying and binning a million rows
+    again. No held-out row sets a cut, and a fit's trees are those of a matrix of its rows
+    alone binned with the first fold's cuts."""
 
     where = "xgboost in this process"
     explains = "TreeSHAP"
@@ -122,7 +123,7 @@ class LocalEngine:
         else:  # cuts from this fit's own rows; the first such matrix is kept for later fits
             X = self.frame.loc[self.labelled, features]
             y = self.frame.loc[self.labelled, TARGET]
-            matrix = distributed.weighted_matrix(X, y, weight, s.xgboost.n_jobs)
+            matrix = distributed.weighted_matrix(X, y, weight.astype(bool), s.xgboost.n_jobs)
             if self.matrix is None:
                 self.matrix, self.matrix_features = matrix, list(features)
                 self.cuts_through = last_period
