@@ -1,5 +1,5 @@
 """xgboost on a Dask cluster: fit, forecast and TreeSHAP for panels larger than one machine's
-memory (the `scale.backend = "dask"` path); `weighted_matrix` and `fit_booster_here` fit the
+memory (the `scale.backend = "dask"` path); `shared_matrix` and `fit_booster_here` fit the
 same booster in this process (`"lean"`).
 
 The same hyper-parameters as the single-machine xgboost (`XGBoostSettings`, `hist` trees,
@@ -55,15 +55,15 @@ def fit_booster(client, X, y, settings: XGBoostSettings, seed: int) -> xgb.Boost
     return found["booster"]
 
 
-def weighted_matrix(
+def shared_matrix(
     X: pd.DataFrame, y: pd.Series, cut_rows: np.ndarray, n_jobs: int
 ) -> xgb.QuantileDMatrix:
     """A `QuantileDMatrix` of every row of `X` (the lean backend's labelled rows) binned with
-    histogram cuts sketched from the rows where `cut_rows` is True alone (a weighted sketch
-    with the other rows at weight 0 drifts from that sketch on large panels where they are many,
-    so the cuts are sketched apart). With `fit_booster_here` a fit on it trains the trees of a
-    matrix of its weighted rows alone binned with those cuts (tested): one matrix serves every
-    fit whose rows include `cut_rows`, each fit changing only the weights."""
+    histogram cuts sketched from the rows where `cut_rows` is True alone (not a weighted sketch
+    of all rows with the others at weight 0: on large panels where those are many, its cuts
+    drift). With `fit_booster_here` a fit on it trains the trees of a matrix of its weighted
+    rows alone binned with those cuts (tested): one matrix serves every fit whose rows include
+    `cut_rows`, each fit changing only the weights."""
     cuts = xgb.QuantileDMatrix(X[cut_rows], y[cut_rows], nthread=n_jobs)
     return xgb.QuantileDMatrix(X, y, nthread=n_jobs, ref=cuts)
 
@@ -72,7 +72,7 @@ def fit_booster_here(
     matrix: xgb.QuantileDMatrix, weight: np.ndarray, settings: XGBoostSettings, seed: int
 ) -> xgb.Booster:
     """`fit_booster` in this process (the lean backend): the same parameters, `settings.n_jobs`
-    threads, on the rows of `matrix` (`weighted_matrix`) whose `weight` (0 or 1 per row) is 1
+    threads, on the rows of `matrix` (`shared_matrix`) whose `weight` (0 or 1 per row) is 1
     (a row of weight 0 has zero gradient and hessian: it moves no tree).
     With `subsample` < 1 the rows drawn equal those of a matrix of the weighted rows alone when
     those rows come first (rows are sorted by period, so a rolling-origin fold's are)."""

@@ -110,13 +110,13 @@ def test_one_matrix_serves_the_fits_that_cover_the_rows_that_set_its_cuts(
     config = lean_config(grid)
     data = prepare(config, load_inputs(config))
     built: list[np.ndarray] = []
-    weighted_matrix = distributed.weighted_matrix
+    shared_matrix = distributed.shared_matrix
 
     def spy(X, y, cut_rows, n_jobs):
         built.append(cut_rows.copy())
-        return weighted_matrix(X, y, cut_rows, n_jobs)
+        return shared_matrix(X, y, cut_rows, n_jobs)
 
-    monkeypatch.setattr(distributed, "weighted_matrix", spy)
+    monkeypatch.setattr(distributed, "shared_matrix", spy)
     engine = lean.LocalEngine(data.frame, config.model)
     periods = sorted(data.frame[PERIOD_INDEX].unique())
     engine.fit(data.features, periods[20])  # sets the cuts
@@ -133,8 +133,8 @@ def test_one_matrix_serves_the_fits_that_cover_the_rows_that_set_its_cuts(
 
 
 def test_a_weighted_fit_equals_a_fit_on_its_rows_alone(grid: Path) -> None:
-    """Zero-weight rows set no cut and move no tree: the second fold's booster on the shared
-    matrix (cuts of the first fold's rows) equals one trained on a matrix of its rows alone
+    """The shared matrix's cuts are the first fold's rows' own, and zero-weight rows move no
+    tree: the second fold's booster on it equals one trained on a matrix of its rows alone
     binned with those cuts, row subsampling included (its rows come first)."""
     config = lean_config(grid)
     data = prepare(config, load_inputs(config))

@@ -123,7 +123,7 @@ class LocalEngine:
         else:  # cuts from this fit's own rows; the first such matrix is kept for later fits
             X = self.frame.loc[self.labelled, features]
             y = self.frame.loc[self.labelled, TARGET]
-            matrix = distributed.weighted_matrix(X, y, weight.astype(bool), s.xgboost.n_jobs)
+            matrix = distributed.shared_matrix(X, y, weight.astype(bool), s.xgboost.n_jobs)
             if self.matrix is None:
                 self.matrix, self.matrix_features = matrix, list(features)
                 self.cuts_through = last_period
