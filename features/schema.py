@@ -150,11 +150,11 @@ def _pandera_schema(catalog: FeatureCatalog, present: list[str]) -> pa.DataFrame
     }
     for name, spec in catalog.features.items():
         if spec.protected:
-            columns[name] = pa.Column(float, not_infinite, nullable=True, coerce=True)
+            columns[name] = pa.Column(float, not_infinite, nullable=True)
         elif spec.missing == "allowed":
-            columns[name] = pa.Column(float, measured_or_nan, nullable=True, coerce=True)
+            columns[name] = pa.Column(float, measured_or_nan, nullable=True)
         else:
-            columns[name] = pa.Column(float, finite, nullable=False, coerce=True)
+            columns[name] = pa.Column(float, finite, nullable=False)
     for name in LABELS:
         if name in present:
             columns[name] = pa.Column(str, nullable=True, coerce=True)
@@ -192,24 +192,34 @@ def _coerce_incidents(panel: pd.DataFrame, source: str) -> pd.DataFrame:
 
 
 def _coerce_features(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) -> pd.DataFrame:
-    out = panel.copy()
+    """The catalog's features as float64, built in one frame (one block, not one per column:
+    a frame of ~50 blocks costs a consolidating copy on every later copy or take)."""
+    coerced = {}
     for name in catalog.features:
-        values = pd.to_numeric(panel[name], errors="coerce")
-        bad = panel.index[values.isna() & panel[name].notna()]
+        column = panel[name]
+        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+        values = column if numeric else pd.to_numeric(column, errors="coerce")
+        bad = panel.index[values.isna() & column.notna()] if not numeric else panel.index[:0]
         if len(bad):
             raise DataContractError(
                 f"{source}: column '{name}' must be numeric; "
                 f"non-numeric values at {_rows_text(panel, bad)}"
             )
+        # float32 and integer columns cannot exceed float32's range
+        wide = not numeric or values.dtype.kind == "f" and values.dtype.itemsize > 4
         values = values.astype("float64")
-        huge = panel.index[np.isfinite(values) & (values.abs() > FLOAT32_MAX)]
-        if len(huge):
-            raise DataContractError(
-                f"{source}: column '{name}' has values beyond ±{FLOAT32_MAX:.3g} (the models "
-                f"compute in 32-bit floats); rescale the column — at {_rows_text(panel, huge)}"
-            )
-        out[name] = values
-    return out
+        if wide:
+            huge = panel.index[np.isfinite(values) & (values.abs() > FLOAT32_MAX)]
+            if len(huge):
+                raise DataContractError(
+                    f"{source}: column '{name}' has values beyond ±{FLOAT32_MAX:.3g} (the "
+                    f"models compute in 32-bit floats); rescale the column — at "
+                    f"{_rows_text(panel, huge)}"
+                )
+        coerced[name] = values
+    return pd.DataFrame(
+        {c: coerced[c] if c in coerced else panel[c] for c in panel.columns}, index=panel.index
+    )
 
 
 def _raise_pandera(errors: pa.errors.SchemaErrors, panel: pd.DataFrame, source: str) -> None:
@@ -332,7 +342,8 @@ def validate_panel(
     panel = _coerce_incidents(panel, source)
     panel = _coerce_features(panel, catalog, source)
     try:
-        panel = _pandera_schema(catalog, list(panel.columns)).validate(panel, lazy=True)
+        schema = _pandera_schema(catalog, list(panel.columns))  # inplace: our own frame
+        panel = schema.validate(panel, lazy=True, inplace=True)
     except pa.errors.SchemaErrors as errors:
         _raise_pandera(errors, panel, source)
     if whole:

@@ -11,11 +11,9 @@ frames without Dask, and `models.explain` reads it as any xgboost pipeline.
 
 from __future__ import annotations
 
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
 import xgboost as xgb
-import xgboost.dask as dxgb
 from sklearn.pipeline import Pipeline
 
 from models.explain import ADDITIVITY_TOLERANCE, BASE, ExplanationError
@@ -43,6 +41,8 @@ def booster_params(settings: XGBoostSettings, seed: int) -> dict[str, object]:
 def fit_booster(client, X, y, settings: XGBoostSettings, seed: int) -> xgb.Booster:
     """Train on dask DataFrame `X` and Series `y` (the labelled training rows) on `client`'s
     workers; returns the booster (a plain object on this process)."""
+    import xgboost.dask as dxgb  # here, not at the top: the lean backend never imports dask
+
     matrix = dxgb.DaskQuantileDMatrix(client, X, y)
     with xgb.config_context(verbosity=0):  # passed to the workers: no "got rank" lines
         found = dxgb.train(
@@ -109,6 +109,9 @@ def tree_shap(
     `base_value`, as `models.explain.tree_shap` gives. Raises ExplanationError when
     contributions + base miss the margin by more than `tolerance` (the margin is predicted
     here: a second trip through Dask cost ~1.5 s at 4,200 rows)."""
+    import dask.dataframe as dd  # here, not at the top: the lean backend never imports dask
+    import xgboost.dask as dxgb
+
     X = dd.from_pandas(rows, npartitions=1)
     contributions = dxgb.predict(client, booster, X, pred_contribs=True).compute()
     margin = booster.inplace_predict(rows, predict_type="margin")

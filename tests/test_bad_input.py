@@ -165,6 +165,16 @@ def test_feature_at_float32_max_is_accepted():
     assert validate_panel(panel, CATALOG, "p.csv")["x"].max() == FLOAT32_MAX
 
 
+def test_float32_and_integer_features_come_back_float64_and_unchanged():
+    panel = make_panel()
+    values = panel["x"].to_numpy(dtype="float64")
+    panel["x"] = panel["x"].astype("float32")
+    validated = validate_panel(panel, CATALOG, "p.csv")
+    assert validated["x"].dtype == "float64"
+    np.testing.assert_allclose(validated["x"], values.astype("float32"))
+    assert panel["x"].dtype == "float32"  # the caller's frame is not modified
+
+
 # --- unreadable files -------------------------------------------------------------------------
 
 

@@ -30,8 +30,6 @@ from experiments.config import ExperimentConfig
 from experiments.data import load_inputs
 from experiments.prepare import PreparedData, prepare
 from experiments.run import Evaluation, FinalModel, RunResult, preflight, write_and_log
-from experiments.scale.cluster import dask_client
-from experiments.scale.frame import panel_files, prepare_lazy
 from experiments.summary import summarise
 from features.build import PERIOD_INDEX, TARGET
 from models import distributed, explain
@@ -262,6 +260,9 @@ def run_training_dask(
 ) -> RunResult:
     """`experiments.run.run_training` on the dask backend: the same all-or-nothing writing
     of result files, MLflow run and registered model (see the module docstring)."""
+    from experiments.scale.cluster import dask_client  # here: the lean backend never imports dask
+    from experiments.scale.frame import panel_files, prepare_lazy
+
     started = time.perf_counter()
     preflight(config, output_dir)
     files = panel_files(config.data.panel)  # a CSV panel is refused before the cluster starts
