@@ -43,5 +43,6 @@ def period_after(period: str, steps: int) -> str:
 def previous_period(periods, period: str) -> str | None:
     """The period just before `period` among `periods` (text, sorted as text: years and
     YYYY-MM months sort in time order); None when `period` is the first or absent."""
-    ordered = sorted({str(p) for p in pd.Series(periods).unique()})  # unique first: 1M rows
+    unique = periods.unique() if hasattr(periods, "unique") else set(periods)  # 1M rows: first
+    ordered = sorted({str(p) for p in unique})
     return ordered[ordered.index(period) - 1] if period in ordered[1:] else None

@@ -206,7 +206,7 @@ def _coerce_features(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) 
                 f"non-numeric values at {_rows_text(panel, bad)}"
             )
         # float32 and integer columns cannot exceed float32's range
-        wide = not numeric or values.dtype.kind == "f" and values.dtype.itemsize > 4
+        wide = not numeric or values.dtype.kind == "f" and getattr(values.dtype, "itemsize", 8) > 4
         values = values.astype("float64")
         if wide:
             huge = panel.index[np.isfinite(values) & (values.abs() > FLOAT32_MAX)]

@@ -41,7 +41,7 @@ def booster_params(settings: XGBoostSettings, seed: int) -> dict[str, object]:
 def fit_booster(client, X, y, settings: XGBoostSettings, seed: int) -> xgb.Booster:
     """Train on dask DataFrame `X` and Series `y` (the labelled training rows) on `client`'s
     workers; returns the booster (a plain object on this process)."""
-    import xgboost.dask as dxgb  # here, not at the top: the lean backend never imports dask
+    import xgboost.dask as dxgb  # here: the lean backend needs no xgboost.dask or dask.dataframe
 
     matrix = dxgb.DaskQuantileDMatrix(client, X, y)
     with xgb.config_context(verbosity=0):  # passed to the workers: no "got rank" lines
@@ -109,7 +109,7 @@ def tree_shap(
     `base_value`, as `models.explain.tree_shap` gives. Raises ExplanationError when
     contributions + base miss the margin by more than `tolerance` (the margin is predicted
     here: a second trip through Dask cost ~1.5 s at 4,200 rows)."""
-    import dask.dataframe as dd  # here, not at the top: the lean backend never imports dask
+    import dask.dataframe as dd  # here: the lean backend needs no xgboost.dask or dask.dataframe
     import xgboost.dask as dxgb
 
     X = dd.from_pandas(rows, npartitions=1)

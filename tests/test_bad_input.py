@@ -175,6 +175,15 @@ def test_float32_and_integer_features_come_back_float64_and_unchanged():
     assert panel["x"].dtype == "float32"  # the caller's frame is not modified
 
 
+def test_integer_and_sparse_features_are_validated_like_floats():
+    panel = make_panel()
+    panel["x"] = np.arange(len(panel), dtype="int64")
+    assert validate_panel(panel, CATALOG, "p.csv")["x"].dtype == "float64"
+    panel["x"] = pd.arrays.SparseArray(np.where(np.arange(len(panel)) == 3, 1e39, 1.0))
+    with pytest.raises(DataContractError, match="beyond"):
+        validate_panel(panel, CATALOG, "p.csv")
+
+
 # --- unreadable files -------------------------------------------------------------------------
 
 

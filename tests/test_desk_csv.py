@@ -67,6 +67,7 @@ def test_labels_and_periods_are_shared_helpers() -> None:
     assert period_after("2022", 1) == "2023" and period_after("2022-11", 3) == "2023-02"
     assert previous_period([2020, 2022, 2021], "2022") == "2021"
     assert previous_period(["2020", "2021"], "2020") is None
+    assert previous_period({2021, 2020}, "2021") == "2020"
 
 
 def test_forecast_table_names_ranks_bands_rounds_and_dates_the_forecast() -> None:

@@ -260,7 +260,7 @@ def run_training_dask(
 ) -> RunResult:
     """`experiments.run.run_training` on the dask backend: the same all-or-nothing writing
     of result files, MLflow run and registered model (see the module docstring)."""
-    from experiments.scale.cluster import dask_client  # here: the lean backend never imports dask
+    from experiments.scale.cluster import dask_client  # here: the lean backend needs no distributed
     from experiments.scale.frame import panel_files, prepare_lazy
 
     started = time.perf_counter()
