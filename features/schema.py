@@ -197,16 +197,19 @@ def _coerce_features(panel: pd.DataFrame, catalog: FeatureCatalog, source: str) 
     coerced = {}
     for name in catalog.features:
         column = panel[name]
-        numeric = pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
-        values = column if numeric else pd.to_numeric(column, errors="coerce")
-        bad = panel.index[values.isna() & column.notna()] if not numeric else panel.index[:0]
-        if len(bad):
-            raise DataContractError(
-                f"{source}: column '{name}' must be numeric; "
-                f"non-numeric values at {_rows_text(panel, bad)}"
-            )
-        # float32 and integer columns cannot exceed float32's range
-        wide = not numeric or values.dtype.kind == "f" and getattr(values.dtype, "itemsize", 8) > 4
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            values = column
+            # float32 and integer columns cannot exceed float32's range
+            wide = values.dtype.kind == "f" and getattr(values.dtype, "itemsize", 8) > 4
+        else:
+            values = pd.to_numeric(column, errors="coerce")
+            bad = panel.index[values.isna() & column.notna()]
+            if len(bad):
+                raise DataContractError(
+                    f"{source}: column '{name}' must be numeric; "
+                    f"non-numeric values at {_rows_text(panel, bad)}"
+                )
+            wide = True
         values = values.astype("float64")
         if wide:
             huge = panel.index[np.isfinite(values) & (values.abs() > FLOAT32_MAX)]
