@@ -63,8 +63,17 @@ def shared_matrix(
     of all rows with the others at weight 0: on large panels where those are many, its cuts
     drift). With `fit_booster_here` a fit on it trains the trees of a matrix of its weighted
     rows alone binned with those cuts (tested): one matrix serves every fit whose rows include
-    `cut_rows`, each fit changing only the weights."""
-    cuts = xgb.QuantileDMatrix(X[cut_rows], y[cut_rows], nthread=n_jobs)
+    `cut_rows`, each fit changing only the weights.
+
+    When `cut_rows` are the first rows (a rolling-origin fold's, rows sorted by period) the
+    sketch reads a slice of `X`, a view: no copy of those rows (at 1M rows × 57 features a
+    copy held ~0.45 GB more)."""
+    n_cut = int(np.count_nonzero(cut_rows))
+    if np.asarray(cut_rows[:n_cut]).all():  # the first n_cut rows: a slice, not a copy
+        rows, labels = X.iloc[:n_cut], y.iloc[:n_cut]
+    else:
+        rows, labels = X[cut_rows], y[cut_rows]
+    cuts = xgb.QuantileDMatrix(rows, labels, nthread=n_jobs)
     return xgb.QuantileDMatrix(X, y, nthread=n_jobs, ref=cuts)
 
 

@@ -222,3 +222,23 @@ def test_the_full_path_points_large_panels_to_the_lean_backend() -> None:
     assert size_note(LEAN_HINT_ROWS - 1) is None
     note = size_note(1_008_000)
     assert note is not None and "1,008,000 rows" in note and "scale.backend=lean" in note
+
+
+@pytest.mark.parametrize("first_rows", [True, False], ids=["first rows", "scattered rows"])
+def test_the_shared_matrix_cuts_are_those_of_its_cut_rows_alone(first_rows: bool) -> None:
+    """Whether the cut rows are the first ones (read as a slice) or scattered (copied), the
+    shared matrix holds every row, binned with the cuts of a matrix of the cut rows alone."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(3_000, 4)), columns=list("abcd"))
+    X["d"] = X["d"] * np.linspace(1, 5, len(X))  # later rows spread wider: other cuts
+    y = pd.Series(rng.integers(0, 2, len(X)).astype(float))
+    cut_rows = np.arange(len(X)) < 2_000 if first_rows else rng.random(len(X)) < 0.6
+    before = X.copy()
+    matrix = distributed.shared_matrix(X, y, cut_rows, n_jobs=1)
+    alone = xgb.QuantileDMatrix(X[cut_rows], y[cut_rows], nthread=1)
+    everything = xgb.QuantileDMatrix(X, y, nthread=1)
+    assert matrix.num_row() == len(X)
+    for got, want in zip(matrix.get_quantile_cut(), alone.get_quantile_cut(), strict=True):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(matrix.get_quantile_cut()[1], everything.get_quantile_cut()[1])
+    pd.testing.assert_frame_equal(X, before)  # the caller's rows are not modified
