@@ -148,7 +148,7 @@ def _baselines(frame: pd.DataFrame, train: np.ndarray, X: pd.DataFrame) -> dict[
     out = {}
     for name, kind in BASELINE_MODELS.items():
         model = kind()
-        fitted = model.fit(frame[[model.column]].iloc[train], y)  # one column, not all rows
+        fitted = model.fit(frame[[model.column]].iloc[train], y)  # one column, not every column
         out[name] = fitted.predict_proba(X[[model.column]])[:, 1]
     return out
 
