@@ -72,7 +72,7 @@ def shared_matrix(
     if len(cut_rows) != len(X):
         raise ValueError(f"cut_rows has {len(cut_rows)} entries for {len(X)} rows")
     n_cut = int(np.count_nonzero(cut_rows))
-    if np.asarray(cut_rows[:n_cut]).all():  # the first n_cut rows: a slice, not a copy
+    if cut_rows[:n_cut].all():  # the first n_cut rows: a slice, not a copy
         rows, labels = X.iloc[:n_cut], y.iloc[:n_cut]
     else:
         rows, labels = X[cut_rows], y[cut_rows]
